@@ -147,3 +147,6 @@ export const ErrorBody = Type.Object(
   { additionalProperties: false },
 );
 export type ErrorBody = Static<typeof ErrorBody>;
+
+/** The release of this software, reported in status and health; a test keeps it equal to package.json. */
+export const SOFTWARE_VERSION = '0.1.0';

@@ -1,0 +1,23 @@
+import type { Command } from './command.js';
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'Run a campus agent: door devices in, durable outbox, MQTT to the hub',
+  usage: 'agent [options]',
+  options: {
+    'agent-id': { type: 'string', default: 'agent-1', env: 'CAMPUSHUB_AGENT_ID', description: 'This agent\'s id, [A-Za-z0-9_-] (default agent-1)' },
+    'campus-id': { type: 'string', default: 'main', env: 'CAMPUSHUB_CAMPUS_ID', description: 'The campus this agent serves (default main)' },
+    'mqtt-url': { type: 'string', default: 'mqtt://127.0.0.1:1883', env: 'MQTT_URL', description: 'The hub\'s broker (default mqtt://127.0.0.1:1883)' },
+    'data-dir': { type: 'string', default: './data/agent', env: 'CAMPUSHUB_AGENT_DATA_DIR', description: 'Where the outbox lives (default ./data/agent)' },
+    device: {
+      type: 'string',
+      multiple: true,
+      description: 'A door device as id=url, repeatable, e.g. door-204=tcp://127.0.0.1:7001?ack=1',
+    },
+    'log-level': { type: 'string', default: 'info', env: 'LOG_LEVEL', description: 'trace, debug, info, warn, error or silent (default info)' },
+  },
+  async run(args) {
+    const { runAgent } = await import('../start/agent.js');
+    return runAgent(args);
+  },
+};

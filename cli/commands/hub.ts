@@ -1,0 +1,22 @@
+import type { Command } from './command.js';
+
+export const hubCommand: Command = {
+  name: 'hub',
+  summary: 'Run the central hub: REST API, embedded MQTT broker and ingest',
+  usage: 'hub [options]',
+  options: {
+    'http-host': { type: 'string', default: '127.0.0.1', env: 'CAMPUSHUB_HTTP_HOST', description: 'Address the HTTP server binds to (default 127.0.0.1)' },
+    'http-port': { type: 'string', default: '8080', env: 'CAMPUSHUB_HTTP_PORT', description: 'HTTP port; 0 picks a free one (default 8080)' },
+    'mqtt-host': { type: 'string', default: '127.0.0.1', env: 'CAMPUSHUB_MQTT_HOST', description: 'Address the embedded broker binds to (default 127.0.0.1)' },
+    'mqtt-port': { type: 'string', default: '1883', env: 'CAMPUSHUB_MQTT_PORT', description: 'Embedded broker port; 0 picks a free one (default 1883)' },
+    'mqtt-url': { type: 'string', env: 'MQTT_URL', description: 'Use this external broker instead of the embedded one, e.g. mqtt://127.0.0.1:1883' },
+    'database-url': { type: 'string', env: 'DATABASE_URL', description: 'Postgres URL; without it the embedded PGlite is used' },
+    'data-dir': { type: 'string', default: './data/hub', env: 'CAMPUSHUB_DATA_DIR', description: 'PGlite data directory (default ./data/hub)' },
+    'admin-token': { type: 'string', env: 'CAMPUSHUB_ADMIN_TOKEN', description: 'Development admin bearer token; admin routes refuse every request without one' },
+    'log-level': { type: 'string', default: 'info', env: 'LOG_LEVEL', description: 'trace, debug, info, warn, error or silent (default info)' },
+  },
+  async run(args) {
+    const { runHub } = await import('../start/hub.js');
+    return runHub(args);
+  },
+};

@@ -1,0 +1,139 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { MAX_MESSAGE_BYTES, SOFTWARE_VERSION, type AgentAddress, type AgentChannel } from '../protocol/index.js';
+import { createAgentRegistry } from './agents/registry.js';
+import { agentRoutes } from './agents/routes.js';
+import { installAuthorization } from './auth/policy.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker/broker.js';
+import { connectHubBus, type HubBus } from './bus/bus.js';
+import type { HubConfig } from './config.js';
+import { openDb, type Db } from './db/db.js';
+import { migrate } from './db/migrate.js';
+import { installErrorShape } from './errors.js';
+import './routeDocs.js';
+import { eventRoutes } from './events/routes.js';
+import { HealthSchema, healthRoutes } from './health/routes.js';
+import { createIngest, type Ingest } from './ingest/pipeline.js';
+import { createHubMetrics, type HubMetrics } from './metrics/metrics.js';
+
+export interface Hub {
+  /** http://host:port of the REST API. */
+  httpUrl: string;
+  /** The broker agents connect to. */
+  mqttUrl: string;
+  app: FastifyInstance;
+  db: Db;
+  ingest: Ingest;
+  metrics: HubMetrics;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/** Secrets never reach the logs: request headers that carry them are redacted. */
+export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.password', '*.token'];
+
+/**
+ * Starts a hub: database (migrated), broker (embedded unless an external one
+ * is configured), the hub's MQTT client with its message handlers, and the
+ * HTTP API. `stop()` undoes it in reverse order.
+ */
+export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub> {
+  const log = logger ?? pino({ name: 'campushub-hub', level: config.logLevel, redact: LOG_REDACT });
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: Error) => log.warn({ err: error.message }, 'error while stopping'));
+  };
+  try {
+    const db = await openDb({ databaseUrl: config.database.url, dataDir: config.database.dataDir });
+    cleanups.push(() => db.close());
+    const applied = await migrate(db);
+    if (applied.length > 0) log.info({ applied }, 'database migrated');
+
+    const metrics = createHubMetrics();
+    let broker: EmbeddedBroker | undefined;
+    if (!config.mqttUrl) {
+      broker = await startEmbeddedBroker({
+        ...config.broker,
+        logger: log,
+        onGuardViolation: (violation) => metrics.guardViolations.inc({ violation }),
+      });
+      const embedded = broker;
+      cleanups.push(() => embedded.close());
+    }
+    const brokerUrl = config.mqttUrl ?? broker!.url;
+
+    let bus: HubBus | undefined;
+    const publishToAgent: HubBus['publishToAgent'] = (address, channel, message) => {
+      if (!bus) return Promise.reject(new Error('hub bus not connected yet'));
+      return bus.publishToAgent(address, channel, message);
+    };
+    const ingest = createIngest({
+      db,
+      metrics,
+      logger: log,
+      sendAck: (address, ack) => publishToAgent(address, 'ack', ack),
+      maxRowsPerWrite: config.ingest.maxRowsPerWrite,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+    });
+    cleanups.push(() => ingest.idle());
+    const registry = createAgentRegistry({
+      db,
+      metrics,
+      logger: log,
+      publishCommand: (address, request) => publishToAgent(address, 'cmd/req', request),
+      commandTimeoutMs: config.commands.timeoutMs,
+    });
+
+    // One handler per inbound channel (docs/protocol.md, "Topics").
+    const handlers: Record<AgentChannel, (address: AgentAddress, payload: Buffer) => void | Promise<void>> = {
+      events: ingest.handleEventsMessage,
+      status: registry.handleStatus,
+      health: registry.handleHealth,
+      'cmd/res': registry.handleCommandResponse,
+    };
+    const connectedBus = await connectHubBus(
+      brokerUrl,
+      log,
+      (topic, payload) => {
+        const handler = handlers[topic.channel as AgentChannel];
+        if (!handler) return;
+        Promise.resolve(handler(topic, payload)).catch((error: Error) =>
+          log.error({ err: error.message, channel: topic.channel, agentId: topic.agentId }, 'message handler failed'),
+        );
+      },
+      (topic) => {
+        metrics.rejectedMessages.inc({ reason: 'topic' });
+        log.warn({ topic }, 'message on a topic outside the protocol');
+      },
+    );
+    bus = connectedBus;
+    cleanups.push(() => connectedBus.close());
+
+    const app = Fastify({
+      loggerInstance: log.child({ ns: 'hub:http' }) as FastifyBaseLogger,
+      bodyLimit: 64 * 1024,
+      // Fastify's own default is no request timeout at all.
+      requestTimeout: 30_000,
+      connectionTimeout: 10_000,
+      keepAliveTimeout: 5_000,
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    });
+    installErrorShape(app);
+    installAuthorization(app, config.adminToken);
+    app.addSchema(HealthSchema);
+    await app.register(healthRoutes, { db, metrics, brokerConnected: connectedBus.connected, version: SOFTWARE_VERSION, startedAt: new Date() });
+    await app.register(eventRoutes, { db });
+    await app.register(agentRoutes, { db, registry });
+    await app.listen({ host: config.http.host, port: config.http.port });
+    cleanups.push(() => app.close());
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+    const httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
+    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, logger: log, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

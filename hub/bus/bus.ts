@@ -1,0 +1,66 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { CHANNEL_DELIVERY, agentTopic, encode, hubSubscriptions, parseTopic, type AgentAddress, type HubChannel, type ParsedTopic } from '../../protocol/index.js';
+
+export type MessageHandler = (topic: ParsedTopic, payload: Buffer) => void;
+
+/**
+ * The hub's MQTT client. The same code runs against the embedded broker and
+ * an external one (MQTT_URL). MQTT 3.1.1, so that any campus broker works;
+ * everything the protocol needs travels in payloads.
+ */
+export interface HubBus {
+  connected(): boolean;
+  publishToAgent(address: AgentAddress, channel: HubChannel, message: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function connectHubBus(url: string, logger: Logger, onMessage: MessageHandler, onUnroutable: (topic: string) => void): Promise<HubBus> {
+  const log = logger.child({ ns: 'hub:bus' });
+  const client: MqttClient = await mqtt.connectAsync(url, {
+    protocolVersion: 4,
+    clientId: `campushub-hub-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    clean: true,
+    reconnectPeriod: 1000,
+    connectTimeout: 10_000,
+  });
+  client.on('error', (error) => log.warn({ err: error.message }, 'broker connection error'));
+  client.on('reconnect', () => log.info('reconnecting to broker'));
+  client.on('offline', () => log.warn('broker connection lost'));
+  client.on('message', (topic, payload) => {
+    const parsed = parseTopic(topic);
+    if (!parsed) {
+      onUnroutable(topic);
+      return;
+    }
+    onMessage(parsed, payload);
+  });
+  const subscribe = () => client.subscribeAsync(hubSubscriptions(), { qos: 1 });
+  await subscribe();
+  // A clean session forgets subscriptions, so every reconnect subscribes again.
+  client.on('connect', (connack) => {
+    if (!connack.sessionPresent) subscribe().catch((error: Error) => log.error({ err: error.message }, 'subscribe failed'));
+  });
+  log.info({ url: redactUrl(url) }, 'connected to broker');
+  return {
+    connected: () => client.connected,
+    async publishToAgent(address, channel, message) {
+      const { qos, retain } = CHANNEL_DELIVERY[channel];
+      await client.publishAsync(agentTopic(address, channel), encode(message), { qos, retain });
+    },
+    async close() {
+      await client.endAsync();
+    },
+  };
+}
+
+/** Broker URLs may carry credentials; logs get the URL without them. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
