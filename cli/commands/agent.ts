@@ -12,7 +12,7 @@ export const agentCommand: Command = {
     device: {
       type: 'string',
       multiple: true,
-      description: 'A door device as id=url, repeatable, e.g. door-204=tcp://127.0.0.1:7001?ack=1',
+      description: 'A door device as KIND:ID=URL, repeatable, e.g. qr:door-204=tcp://127.0.0.1:7001?ack=1',
     },
     'log-level': { type: 'string', default: 'info', env: 'LOG_LEVEL', description: 'trace, debug, info, warn, error or silent (default info)' },
   },

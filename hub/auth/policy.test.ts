@@ -21,7 +21,7 @@ test('admin routes answer 401 without the admin token or with a wrong one, and p
   const hub = await startTestHub(t);
   const noToken = await fetch(`${hub.httpUrl}/api/v1/events`);
   assert.equal(noToken.status, 401);
-  assert.deepEqual(Object.keys(await noToken.json()).sort(), ['details', 'error', 'message']);
+  assert.deepEqual(Object.keys((await noToken.json()) as object).sort(), ['details', 'error', 'message']);
   assert.equal(noToken.headers.get('www-authenticate'), 'Bearer realm="campushub"');
   const wrong = await fetch(`${hub.httpUrl}/metrics`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}x` } });
   assert.equal(wrong.status, 401);

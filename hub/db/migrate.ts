@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from './db.js';
 
@@ -9,9 +10,21 @@ export interface Migration {
   sql: string;
 }
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+/**
+ * The SQL files ship beside this module in the source tree. A tsup bundle
+ * lives elsewhere (dist/), so look upwards from wherever this code runs for
+ * the repository's hub/db/migrations.
+ */
+function findMigrationsDir(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    for (const candidate of [join(dir, 'migrations'), join(dir, 'hub/db/migrations')]) {
+      if (existsSync(join(candidate, '0001_events.sql'))) return candidate;
+    }
+    if (dirname(dir) === dir) throw new Error('hub/db/migrations not found above ' + fileURLToPath(import.meta.url));
+  }
+}
 
-export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+export function loadMigrations(dir: string = findMigrationsDir()): Migration[] {
   return readdirSync(dir)
     .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
     .sort()

@@ -91,7 +91,7 @@ test('a 10 MB MQTT message is cut off at its header by the embedded broker, and 
   const agent = await fakeAgent(t, hub);
   const attacker = await mqtt.connectAsync(hub.mqttUrl, { protocolVersion: 4, reconnectPeriod: 0 });
   attacker.on('error', () => {});
-  const closed = new Promise((resolve) => attacker.once('close', resolve));
+  const closed = new Promise<void>((resolve) => attacker.once('close', () => resolve()));
   attacker.publish(agentTopic({ campusId: 'main', agentId: 'intruder' }, 'events'), Buffer.alloc(10 * 1024 * 1024, 0x7b), { qos: 1 });
   await closed;
   await attacker.endAsync(true);

@@ -21,8 +21,9 @@ export interface TestDatabase {
 
 export const TEST_ROOT = join(process.cwd(), '.tmp');
 
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const url = process.env.TEST_DATABASE_URL;
+/** A fresh database: on the Postgres at `adminUrl` (default `TEST_DATABASE_URL`), else on PGlite. */
+export async function createTestDatabase(adminUrl: string | undefined = process.env.TEST_DATABASE_URL): Promise<TestDatabase> {
+  const url = adminUrl;
   return url ? createPostgresDatabase(url) : createPgliteDatabase();
 }
 

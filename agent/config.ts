@@ -1,0 +1,54 @@
+import type { Level } from 'pino';
+
+export interface DeviceConfig {
+  /** The id events carry, e.g. `door-204`. */
+  id: string;
+  /** Driver family, e.g. `qr`. */
+  kind: string;
+  /** Transport URL, e.g. `tcp://10.0.0.5:7001?ack=1`. */
+  url: string;
+}
+
+export interface AgentConfig {
+  agentId: string;
+  campusId: string;
+  mqttUrl: string;
+  /** Holds `outbox.sqlite`. */
+  dataDir: string;
+  devices: DeviceConfig[];
+  uplink: {
+    /** Most events per published batch (1–1000, default 500). */
+    batchSize: number;
+    /** Batches published and not yet acknowledged (1–64, default 8). */
+    window: number;
+    /** A batch unacknowledged this long (ms) is sent again, with everything after it (default 15000). */
+    ackTimeoutMs: number;
+    /** Reconnect backoff: first delay and cap, in ms (defaults 1000 and 60000), full jitter. */
+    backoffBaseMs: number;
+    backoffCapMs: number;
+    /** Retained health message period, ms (default 30000). */
+    healthIntervalMs: number;
+  };
+  /** Repeated scans of one code at one device within this many ms count once (default 30000). */
+  debounceMs: number;
+  logLevel: Level | 'silent';
+}
+
+export function agentDefaults(): Omit<AgentConfig, 'agentId' | 'campusId' | 'mqttUrl' | 'dataDir' | 'devices'> {
+  return {
+    uplink: { batchSize: 500, window: 8, ackTimeoutMs: 15_000, backoffBaseMs: 1_000, backoffCapMs: 60_000, healthIntervalMs: 30_000 },
+    debounceMs: 30_000,
+    logLevel: 'info',
+  };
+}
+
+export class DeviceSpecError extends Error {
+  override readonly name = 'DeviceSpecError';
+}
+
+/** Parses `KIND:ID=URL`, e.g. `qr:door-204=tcp://127.0.0.1:7001?ack=1`. */
+export function parseDeviceSpec(spec: string): DeviceConfig {
+  const match = /^([a-z0-9-]+):([A-Za-z0-9_-]{1,64})=(.+)$/.exec(spec);
+  if (!match) throw new DeviceSpecError(`device ${JSON.stringify(spec)}: expected KIND:ID=URL, e.g. qr:door-204=tcp://127.0.0.1:7001?ack=1`);
+  return { kind: match[1]!, id: match[2]!, url: match[3]! };
+}

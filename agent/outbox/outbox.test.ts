@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { uuidv7, type TapEvent } from '../../protocol/index.js';
+import { InvalidEventError, Outbox, readOutboxRow } from './outbox.js';
+
+function tempDir(t: import('node:test').TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'campushub-outbox-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function tap(subject = '2025CS001'): TapEvent {
+  return { id: uuidv7(), kind: 'tap', deviceId: 'door-1', method: 'qr', subject, deviceTime: null, receivedAt: new Date().toISOString() };
+}
+
+test('the outbox runs in WAL mode with synchronous=FULL', (t) => {
+  const dir = tempDir(t);
+  const outbox = new Outbox(dir);
+  t.after(() => outbox.close());
+  assert.deepEqual(outbox.durability(), { journalMode: 'wal', synchronous: 'full' });
+  const raw = new Database(join(dir, 'outbox.sqlite'), { readonly: true });
+  t.after(() => raw.close());
+  assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal', 'WAL is a property of the file, seen by every connection');
+});
+
+test('an event that breaks the schema is refused and nothing is stored', (t) => {
+  const outbox = new Outbox(tempDir(t));
+  t.after(() => outbox.close());
+  assert.throws(() => outbox.enqueue({ ...tap(), subject: '' }), InvalidEventError);
+  assert.throws(() => outbox.enqueueMany([tap(), { ...tap(), deviceId: 'door 1' }]), InvalidEventError);
+  assert.equal(outbox.stats().depth, 0);
+});
+
+test('events leave only when acknowledged as committed, and rejected ones move to quarantine with their reason', (t) => {
+  const outbox = new Outbox(tempDir(t));
+  t.after(() => outbox.close());
+  const events = [tap('a'), tap('b'), tap('c')];
+  outbox.enqueueMany(events);
+  assert.deepEqual(outbox.after(0, 10).map((row) => row.id), events.map((event) => event.id));
+  outbox.settle([events[0]!.id], [{ id: events[1]!.id, reason: 'schema: /subject' }]);
+  assert.deepEqual(outbox.after(0, 10).map((row) => row.id), [events[2]!.id]);
+  assert.deepEqual(outbox.listQuarantine(10).map(({ id, reason }) => ({ id, reason })), [{ id: events[1]!.id, reason: 'schema: /subject' }]);
+  assert.equal(outbox.stats().quarantined, 1);
+});
+
+test('a quarantined event can be released back into the outbox or purged, and nothing else deletes it', (t) => {
+  const outbox = new Outbox(tempDir(t));
+  t.after(() => outbox.close());
+  const [first, second] = [tap('a'), tap('b')];
+  outbox.enqueueMany([first!, second!]);
+  outbox.settle([], [
+    { id: first!.id, reason: 'x' },
+    { id: second!.id, reason: 'y' },
+  ]);
+  assert.equal(outbox.releaseQuarantined([first!.id, uuidv7()]), 1);
+  assert.deepEqual(outbox.after(0, 10).map((row) => row.id), [first!.id]);
+  assert.equal(outbox.purgeQuarantined([second!.id]), 1);
+  assert.equal(outbox.stats().quarantined, 0);
+});
+
+test('a repeated scan within the debounce window is not a second tap, even after the agent restarts', (t) => {
+  const dir = tempDir(t);
+  let now = Date.parse('2026-11-25T09:00:00Z');
+  const clock = () => now;
+  const first = new Outbox(dir, clock);
+  assert.equal(first.recordScan('door-1', '2025CS001', 30_000).recorded, true);
+  now += 5_000;
+  assert.equal(first.recordScan('door-1', '2025CS001', 30_000).recorded, false);
+  assert.equal(first.recordScan('door-2', '2025CS001', 30_000).recorded, true, 'another door is another tap');
+  first.close();
+
+  const reopened = new Outbox(dir, clock);
+  t.after(() => reopened.close());
+  now += 10_000;
+  assert.equal(reopened.recordScan('door-1', '2025CS001', 30_000).recorded, false);
+  now += 20_000;
+  assert.equal(reopened.recordScan('door-1', '2025CS001', 30_000).recorded, true, 'past the window it counts again');
+  assert.equal(reopened.stats().depth, 3);
+});
+
+test('rows that cannot be sent are recognised, and the row id is the one sent', () => {
+  const id = uuidv7();
+  assert.deepEqual(readOutboxRow({ seq: 1, id, body: '{"id":"other","kind":"tap"}' }), { ok: true, event: { id, kind: 'tap' } });
+  assert.equal(readOutboxRow({ seq: 2, id, body: '{broken' }).ok, false);
+  assert.equal(readOutboxRow({ seq: 3, id, body: '[1,2]' }).ok, false);
+  assert.equal(readOutboxRow({ seq: 4, id: 'not-a-uuid', body: '{}' }).ok, false);
+});

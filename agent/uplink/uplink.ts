@@ -1,0 +1,264 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import {
+  CHANNEL_DELIVERY,
+  PROTOCOL_VERSION,
+  SOFTWARE_VERSION,
+  agentSubscriptions,
+  agentTopic,
+  decode,
+  encode,
+  hubApiValidators,
+  parseTopic,
+  uuidv7,
+  type Ack,
+  type AgentAddress,
+  type AgentChannel,
+  type AgentHealth,
+  type AgentStatus,
+  type CommandRequest,
+  type CommandResponse,
+} from '../../protocol/index.js';
+import { fullJitterDelay } from '../../drivers/core/reconnect.js';
+import type { AgentConfig } from '../config.js';
+import { readOutboxRow, type Outbox } from '../outbox/outbox.js';
+
+interface InFlightBatch {
+  ids: string[];
+  timer: NodeJS.Timeout;
+}
+
+export interface UplinkOptions {
+  address: AgentAddress;
+  mqttUrl: string;
+  settings: AgentConfig['uplink'];
+  outbox: Outbox;
+  logger: Logger;
+  /** Device states for the health message. */
+  devices(): AgentHealth['devices'];
+  /** Runs a command from the hub; throws to answer with an error. */
+  runCommand(request: CommandRequest): Promise<unknown>;
+}
+
+/**
+ * Delivers the outbox to the hub over MQTT and applies the hub's acks.
+ *
+ * - Events leave the outbox only on the hub's application-level ack, sent
+ *   after its database commit; an MQTT PUBACK means nothing here.
+ * - While a backlog exists, events go in batches, several batches in flight.
+ * - The agent owns reconnection: full-jitter exponential backoff, reset on
+ *   CONNACK, instead of mqtt.js's fixed interval that makes every agent of a
+ *   campus reconnect in lockstep after a hub restart.
+ * - A batch not acknowledged in time is sent again with everything after it;
+ *   the hub's ingest is idempotent, so a resend can only duplicate work, never rows.
+ */
+export class Uplink {
+  private client: MqttClient | undefined;
+  private readonly inFlight = new Map<string, InFlightBatch>();
+  /** Highest outbox seq published since the in-flight window was last empty. */
+  private cursor = 0;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly log: Logger;
+  private readonly topics;
+
+  constructor(private readonly options: UplinkOptions) {
+    this.log = options.logger.child({ ns: 'agent:uplink' });
+    const topic = (channel: AgentChannel | 'ack' | 'cmd/req') => agentTopic(options.address, channel);
+    this.topics = { events: topic('events'), status: topic('status'), health: topic('health'), response: topic('cmd/res') };
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  get inFlightCount(): number {
+    let events = 0;
+    for (const batch of this.inFlight.values()) events += batch.ids.length;
+    return events;
+  }
+
+  start(): void {
+    const { address, mqttUrl } = this.options;
+    const options: IClientOptions = {
+      protocolVersion: 4,
+      clientId: `campushub-agent-${address.campusId}-${address.agentId}`,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      will: {
+        topic: this.topics.status,
+        payload: encode(this.status('offline')),
+        qos: CHANNEL_DELIVERY.status.qos,
+        retain: CHANNEL_DELIVERY.status.retain,
+      },
+    };
+    const client = mqtt.connect(mqttUrl, options);
+    this.client = client;
+    client.on('connect', () => this.onConnect());
+    client.on('close', () => this.onClose());
+    client.on('error', (error) => this.log.debug({ err: error.message }, 'broker connection error'));
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    this.healthTimer = setInterval(() => this.publishHealth(), this.options.settings.healthIntervalMs);
+    this.healthTimer.unref();
+  }
+
+  /** Publishes what is waiting, as far as the in-flight window allows. Cheap to call often. */
+  pump(): void {
+    const client = this.client;
+    const { batchSize, window, ackTimeoutMs } = this.options.settings;
+    while (client?.connected && this.inFlight.size < window) {
+      const rows = this.options.outbox.after(this.cursor, batchSize);
+      if (rows.length === 0) return;
+      this.cursor = rows.at(-1)!.seq;
+      const events: Record<string, unknown>[] = [];
+      const unreadable: { id: string; reason: string }[] = [];
+      for (const row of rows) {
+        const read = readOutboxRow(row);
+        if (read.ok) events.push(read.event);
+        else unreadable.push({ id: row.id, reason: read.reason });
+      }
+      if (unreadable.length > 0) {
+        this.log.error({ rows: unreadable }, 'quarantined outbox rows that cannot be sent');
+        this.options.outbox.quarantineLocally(unreadable);
+      }
+      if (events.length === 0) continue;
+      const batchId = uuidv7();
+      const timer = setTimeout(() => this.onAckTimeout(batchId), ackTimeoutMs);
+      this.inFlight.set(batchId, { ids: events.map((event) => event.id as string), timer });
+      const message = { v: PROTOCOL_VERSION, batchId, sentAt: new Date().toISOString(), events };
+      client.publish(this.topics.events, encode(message), { qos: CHANNEL_DELIVERY.events.qos }, (error) => {
+        if (error) this.log.debug({ batchId, err: error.message }, 'publish failed; the batch will be resent');
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.healthTimer);
+    this.resetInFlight();
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await client
+        .publishAsync(this.topics.status, encode(this.status('offline')), { qos: 1, retain: true })
+        .catch(() => {});
+    }
+    await client.endAsync(true).catch(() => {});
+  }
+
+  private status(state: AgentStatus['state']): AgentStatus {
+    const { address } = this.options;
+    return { v: PROTOCOL_VERSION, state, agentId: address.agentId, campusId: address.campusId, since: new Date().toISOString(), version: SOFTWARE_VERSION };
+  }
+
+  private onConnect(): void {
+    this.attempt = 0;
+    this.log.info('connected to hub broker');
+    const client = this.client!;
+    // Clean sessions forget subscriptions, so each connection subscribes again before anything is sent.
+    client
+      .subscribeAsync(agentSubscriptions(this.options.address), { qos: 1 })
+      .then(() => {
+        client.publish(this.topics.status, encode(this.status('online')), { qos: 1, retain: true });
+        this.publishHealth();
+        this.pump();
+      })
+      .catch((error: Error) => {
+        this.log.warn({ err: error.message }, 'subscribe failed; reconnecting');
+        client.end(true);
+      });
+  }
+
+  private onClose(): void {
+    this.resetInFlight();
+    if (this.stopping) return;
+    const delay = fullJitterDelay(this.attempt++, this.options.settings.backoffBaseMs, this.options.settings.backoffCapMs);
+    this.log.info({ delayMs: Math.round(delay), attempt: this.attempt }, 'hub broker unreachable; retrying');
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      if (!this.stopping) this.client?.reconnect();
+    }, delay);
+  }
+
+  /** Forgets what was in flight; it is all still in the outbox and goes again from the oldest. */
+  private resetInFlight(): void {
+    for (const batch of this.inFlight.values()) clearTimeout(batch.timer);
+    this.inFlight.clear();
+    this.cursor = 0;
+  }
+
+  private onAckTimeout(batchId: string): void {
+    if (!this.inFlight.has(batchId)) return;
+    this.log.warn({ batchId, inFlight: this.inFlight.size }, 'no ack in time; resending from the oldest unacknowledged event');
+    this.resetInFlight();
+    this.pump();
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const parsed = parseTopic(topic);
+    if (parsed?.channel === 'ack') this.onAck(payload);
+    else if (parsed?.channel === 'cmd/req') void this.onCommand(payload);
+  }
+
+  private onAck(payload: Buffer): void {
+    const decoded = decode(payload, hubApiValidators.ack);
+    if (!decoded.ok) {
+      this.log.warn({ reason: decoded.error.message }, 'ignored an invalid ack');
+      return;
+    }
+    const ack: Ack = decoded.value;
+    this.options.outbox.settle(ack.committed, ack.rejected);
+    for (const rejection of ack.rejected) this.log.warn({ eventId: rejection.id, reason: rejection.reason }, 'hub rejected an event; quarantined');
+    const batch = this.inFlight.get(ack.batchId);
+    if (batch) {
+      clearTimeout(batch.timer);
+      this.inFlight.delete(ack.batchId);
+    }
+    // With nothing in flight, every remaining row is unsent or unacknowledged: start again from the oldest.
+    if (this.inFlight.size === 0) this.cursor = 0;
+    this.pump();
+  }
+
+  private async onCommand(payload: Buffer): Promise<void> {
+    const decoded = decode(payload, hubApiValidators['cmd/req']);
+    if (!decoded.ok) {
+      this.log.warn({ reason: decoded.error.message }, 'ignored an invalid command');
+      return;
+    }
+    const request = decoded.value as CommandRequest;
+    let response: CommandResponse;
+    try {
+      const result = await this.options.runCommand(request);
+      response = { v: PROTOCOL_VERSION, transaction: request.transaction, op: request.op, status: 'ok', result };
+    } catch (error) {
+      const err = error as Error & { code?: string };
+      response = {
+        v: PROTOCOL_VERSION,
+        transaction: request.transaction,
+        op: request.op,
+        status: 'error',
+        error: { code: err.code ?? 'command_failed', message: err.message.slice(0, 2000) },
+      };
+    }
+    this.client?.publish(this.topics.response, encode(response), { qos: 1 });
+  }
+
+  private publishHealth(): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    const stats = this.options.outbox.stats();
+    const health: AgentHealth = {
+      v: PROTOCOL_VERSION,
+      at: new Date().toISOString(),
+      outbox: { depth: stats.depth, oldestAgeMs: stats.oldestAgeMs, inFlight: this.inFlightCount },
+      quarantine: { count: stats.quarantined },
+      devices: this.options.devices(),
+    };
+    client.publish(this.topics.health, encode(health), CHANNEL_DELIVERY.health);
+  }
+}

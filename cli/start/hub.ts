@@ -1,0 +1,27 @@
+import { hubDefaults, type HubConfig } from '../../hub/config.js';
+import { startHub } from '../../hub/app.js';
+import type { ParsedArgs } from '../commands/command.js';
+import { logLevelArg, portArg, stringArg, untilSignal } from './args.js';
+
+export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
+  const defaults = hubDefaults();
+  const databaseUrl = stringArg(args, 'database-url');
+  return {
+    ...defaults,
+    http: { host: stringArg(args, 'http-host') ?? defaults.http.host, port: portArg(args, 'http-port') },
+    broker: { ...defaults.broker, host: stringArg(args, 'mqtt-host') ?? defaults.broker.host, port: portArg(args, 'mqtt-port') },
+    mqttUrl: stringArg(args, 'mqtt-url'),
+    database: { url: databaseUrl, dataDir: databaseUrl ? undefined : (stringArg(args, 'data-dir') ?? './data/hub') },
+    adminToken: stringArg(args, 'admin-token'),
+    logLevel: logLevelArg(args),
+  };
+}
+
+export async function runHub(args: ParsedArgs): Promise<number> {
+  const hub = await startHub(hubConfigFromArgs(args));
+  // One line on stdout that scripts (and tests) can wait for.
+  console.log(JSON.stringify({ ready: 'hub', httpUrl: hub.httpUrl, mqttUrl: hub.mqttUrl }));
+  await untilSignal();
+  await hub.stop();
+  return 0;
+}
