@@ -21,22 +21,22 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   const outbox = new Outbox(config.dataDir);
   const integrity = outbox.integrityCheck();
   if (integrity !== 'ok') log.error({ integrity }, 'outbox integrity check failed');
-  let uplink: Uplink | undefined;
+  // The devices and the uplink refer to each other; neither calls the other before both exist.
   const devices = new DeviceManager({
     devices: config.devices,
     outbox,
     debounceMs: config.debounceMs,
     logger: log,
-    onRecorded: () => uplink?.pump(),
+    onRecorded: () => uplink.pump(),
   });
-  uplink = new Uplink({
+  const uplink = new Uplink({
     address: { campusId: config.campusId, agentId: config.agentId },
     mqttUrl: config.mqttUrl,
     settings: config.uplink,
     outbox,
     logger: log,
     devices: () => devices.health(),
-    runCommand: createCommandRunner(outbox, log, () => uplink?.pump()),
+    runCommand: createCommandRunner(outbox, log, () => uplink.pump()),
   });
   uplink.start();
   try {
@@ -47,14 +47,13 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     throw error;
   }
   log.info({ agentId: config.agentId, campusId: config.campusId, devices: config.devices.length, outbox: outbox.path }, 'agent started');
-  const running = uplink;
   return {
     outbox,
-    uplink: running,
+    uplink,
     devices,
     async stop() {
       await devices.stop();
-      await running.stop();
+      await uplink.stop();
       outbox.close();
     },
   };

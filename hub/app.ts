@@ -5,7 +5,7 @@ import { createAgentRegistry } from './agents/registry.js';
 import { agentRoutes } from './agents/routes.js';
 import { installAuthorization } from './auth/policy.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/broker.js';
-import { connectHubBus, type HubBus } from './bus/bus.js';
+import { connectHubBus } from './bus/bus.js';
 import type { HubConfig } from './config.js';
 import { openDb, type Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
@@ -62,16 +62,13 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     }
     const brokerUrl = config.mqttUrl ?? broker!.url;
 
-    let bus: HubBus | undefined;
-    const publishToAgent: HubBus['publishToAgent'] = (address, channel, message) => {
-      if (!bus) return Promise.reject(new Error('hub bus not connected yet'));
-      return bus.publishToAgent(address, channel, message);
-    };
+    const bus = await connectHubBus(brokerUrl, log);
+    cleanups.push(() => bus.close());
     const ingest = createIngest({
       db,
       metrics,
       logger: log,
-      sendAck: (address, ack) => publishToAgent(address, 'ack', ack),
+      sendAck: (address, ack) => bus.publishToAgent(address, 'ack', ack),
       maxRowsPerWrite: config.ingest.maxRowsPerWrite,
       maxMessageBytes: MAX_MESSAGE_BYTES,
     });
@@ -80,7 +77,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       db,
       metrics,
       logger: log,
-      publishCommand: (address, request) => publishToAgent(address, 'cmd/req', request),
+      publishCommand: (address, request) => bus.publishToAgent(address, 'cmd/req', request),
       commandTimeoutMs: config.commands.timeoutMs,
     });
 
@@ -91,9 +88,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       health: registry.handleHealth,
       'cmd/res': registry.handleCommandResponse,
     };
-    const connectedBus = await connectHubBus(
-      brokerUrl,
-      log,
+    await bus.subscribe(
       (topic, payload) => {
         const handler = handlers[topic.channel as AgentChannel];
         if (!handler) return;
@@ -106,8 +101,6 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
         log.warn({ topic }, 'message on a topic outside the protocol');
       },
     );
-    bus = connectedBus;
-    cleanups.push(() => connectedBus.close());
 
     const app = Fastify({
       loggerInstance: log.child({ ns: 'hub:http' }) as FastifyBaseLogger,
@@ -121,7 +114,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     installErrorShape(app);
     installAuthorization(app, config.adminToken);
     app.addSchema(HealthSchema);
-    await app.register(healthRoutes, { db, metrics, brokerConnected: connectedBus.connected, version: SOFTWARE_VERSION, startedAt: new Date() });
+    await app.register(healthRoutes, { db, metrics, brokerConnected: bus.connected, version: SOFTWARE_VERSION, startedAt: new Date() });
     await app.register(eventRoutes, { db });
     await app.register(agentRoutes, { db, registry });
     await app.listen({ host: config.http.host, port: config.http.port });

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { uuidv7, type TapEvent } from '../../protocol/index.js';
 import { InvalidEventError, Outbox, readOutboxRow } from './outbox.js';
 
-function tempDir(t: import('node:test').TestContext): string {
+function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'campushub-outbox-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;

@@ -11,11 +11,13 @@ export type MessageHandler = (topic: ParsedTopic, payload: Buffer) => void;
  */
 export interface HubBus {
   connected(): boolean;
+  /** Starts taking agents' messages; until then the hub only publishes. Resubscribes on every reconnect. */
+  subscribe(onMessage: MessageHandler, onUnroutable: (topic: string) => void): Promise<void>;
   publishToAgent(address: AgentAddress, channel: HubChannel, message: unknown): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function connectHubBus(url: string, logger: Logger, onMessage: MessageHandler, onUnroutable: (topic: string) => void): Promise<HubBus> {
+export async function connectHubBus(url: string, logger: Logger): Promise<HubBus> {
   const log = logger.child({ ns: 'hub:bus' });
   const client: MqttClient = await mqtt.connectAsync(url, {
     protocolVersion: 4,
@@ -27,23 +29,22 @@ export async function connectHubBus(url: string, logger: Logger, onMessage: Mess
   client.on('error', (error) => log.warn({ err: error.message }, 'broker connection error'));
   client.on('reconnect', () => log.info('reconnecting to broker'));
   client.on('offline', () => log.warn('broker connection lost'));
-  client.on('message', (topic, payload) => {
-    const parsed = parseTopic(topic);
-    if (!parsed) {
-      onUnroutable(topic);
-      return;
-    }
-    onMessage(parsed, payload);
-  });
-  const subscribe = () => client.subscribeAsync(hubSubscriptions(), { qos: 1 });
-  await subscribe();
-  // A clean session forgets subscriptions, so every reconnect subscribes again.
-  client.on('connect', (connack) => {
-    if (!connack.sessionPresent) subscribe().catch((error: Error) => log.error({ err: error.message }, 'subscribe failed'));
-  });
   log.info({ url: redactUrl(url) }, 'connected to broker');
   return {
     connected: () => client.connected,
+    async subscribe(onMessage, onUnroutable) {
+      client.on('message', (topic, payload) => {
+        const parsed = parseTopic(topic);
+        if (parsed) onMessage(parsed, payload);
+        else onUnroutable(topic);
+      });
+      const subscribeAll = () => client.subscribeAsync(hubSubscriptions(), { qos: 1 });
+      await subscribeAll();
+      // A clean session forgets subscriptions, so every reconnect subscribes again.
+      client.on('connect', (connack) => {
+        if (!connack.sessionPresent) subscribeAll().catch((error: Error) => log.error({ err: error.message }, 'subscribe failed'));
+      });
+    },
     async publishToAgent(address, channel, message) {
       const { qos, retain } = CHANNEL_DELIVERY[channel];
       await client.publishAsync(agentTopic(address, channel), encode(message), { qos, retain });

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
@@ -15,7 +15,7 @@ function tap(overrides: Partial<TapEvent> = {}): TapEvent {
 }
 
 /** An MQTT client standing in for an agent: it publishes batches and collects the acks. */
-async function fakeAgent(t: import('node:test').TestContext, hub: TestHub) {
+async function fakeAgent(t: TestContext, hub: TestHub) {
   const client: MqttClient = await mqtt.connectAsync(hub.mqttUrl, { protocolVersion: 4, reconnectPeriod: 0 });
   t.after(() => client.endAsync(true));
   const acks: Ack[] = [];
