@@ -61,6 +61,8 @@ export class Uplink {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Acks received in this turn of the event loop, settled together in one outbox transaction (one fsync). */
+  private unsettledAcks: Ack[] = [];
   private readonly log: Logger;
   private readonly topics;
 
@@ -211,13 +213,24 @@ export class Uplink {
       this.log.warn({ reason: decoded.error.message }, 'ignored an invalid ack');
       return;
     }
-    const ack: Ack = decoded.value;
-    this.options.outbox.settle(ack.committed, ack.rejected);
-    for (const rejection of ack.rejected) this.log.warn({ eventId: rejection.id, reason: rejection.reason }, 'hub rejected an event; quarantined');
-    const batch = this.inFlight.get(ack.batchId);
-    if (batch) {
-      clearTimeout(batch.timer);
-      this.inFlight.delete(ack.batchId);
+    // Acks come in bursts (the hub commits several batches at once); settling them together costs one fsync, not one each.
+    if (this.unsettledAcks.push(decoded.value) === 1) setImmediate(() => this.settleAcks());
+  }
+
+  private settleAcks(): void {
+    const acks = this.unsettledAcks;
+    this.unsettledAcks = [];
+    this.options.outbox.settle(
+      acks.flatMap((ack) => ack.committed),
+      acks.flatMap((ack) => ack.rejected),
+    );
+    for (const ack of acks) {
+      for (const rejection of ack.rejected) this.log.warn({ eventId: rejection.id, reason: rejection.reason }, 'hub rejected an event; quarantined');
+      const batch = this.inFlight.get(ack.batchId);
+      if (batch) {
+        clearTimeout(batch.timer);
+        this.inFlight.delete(ack.batchId);
+      }
     }
     // With nothing in flight, every remaining row is unsent or unacknowledged: start again from the oldest.
     if (this.inFlight.size === 0) this.cursor = 0;

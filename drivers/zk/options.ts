@@ -1,5 +1,6 @@
 import { TransportUrlError, type TransportUrl } from '../core/transportUrl.js';
 import { MAX_CHUNK } from './frames/buffered.js';
+import type { ZkLinkTarget } from './link.js';
 
 /**
  * Options of the ZK driver, given as URL query options, e.g.
@@ -60,8 +61,8 @@ const CHUNK_RANGE = { min: 1024, max: MAX_CHUNK.tcp };
 const MIN_PROBE_MS = 1000;
 const OPTION_NAMES = [...Object.keys(INTEGER_RANGES), 'chunkSize', 'realtime'];
 
-/** Reads the options of a tcp:// or udp:// ZK URL; throws TransportUrlError naming the option that is wrong. */
-export function parseZkOptions(url: TransportUrl): ZkOptions {
+/** Reads where a tcp:// or udp:// ZK URL points and its options; throws TransportUrlError naming what is wrong. */
+export function parseZkUrl(url: TransportUrl): { target: ZkLinkTarget; options: ZkOptions } {
   if (url.scheme !== 'tcp' && url.scheme !== 'udp') {
     throw new TransportUrlError(`a ZK terminal is reached over tcp:// or udp://, not ${url.scheme}://`);
   }
@@ -78,9 +79,12 @@ export function parseZkOptions(url: TransportUrl): ZkOptions {
     throw new TransportUrlError(`option reconnectMaxMs=${integers.reconnectMaxMs} is below reconnectMinMs=${integers.reconnectMinMs}`);
   }
   return {
-    ...integers,
-    chunkSize: integer(query, 'chunkSize', CHUNK_RANGE.min, CHUNK_RANGE.max, url.scheme === 'udp' ? MAX_CHUNK.udp : MAX_CHUNK.tcp),
-    realtime: flag(query, 'realtime', true),
+    target: { transport: url.scheme, host: url.host, port: url.port },
+    options: {
+      ...integers,
+      chunkSize: integer(query, 'chunkSize', CHUNK_RANGE.min, CHUNK_RANGE.max, url.scheme === 'udp' ? MAX_CHUNK.udp : MAX_CHUNK.tcp),
+      realtime: flag(query, 'realtime', true),
+    },
   };
 }
 

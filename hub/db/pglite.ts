@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, QueryResult, Transaction } from './db.js';
 
@@ -19,6 +20,8 @@ function wrap(target: PgliteQueryable): Transaction {
 }
 
 export async function openPglite(dataDir: string | undefined): Promise<Db> {
+  // PGlite creates only the last path segment; a fresh clone has no ./data yet.
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
   const pglite = await PGlite.create(dataDir);
   const queryable = wrap(pglite);
   return {

@@ -328,7 +328,6 @@ export class QrScannerSimulator extends EventEmitter<QrScannerEvents> {
     this.transmitting = false;
     this.timers.clearTimeout(this.ackTimer);
     if (answer === 'ack') {
-      this.queue.shift();
       this.emit('delivered', code);
     } else if (answer === 'nak') {
       this.emit('nak', code);

@@ -58,6 +58,14 @@ export function encodeUser(user: ZkUser, size: UserRecordSize): Buffer {
   return bytes;
 }
 
+/** CMD_DELETE_USER payload: the u16le uid (§2.10). */
+export function encodeUserDeletion(uid: number): Buffer {
+  requireInteger(uid, 0, 0xffff, 'uid');
+  const bytes = Buffer.alloc(2);
+  bytes.writeUInt16LE(uid);
+  return bytes;
+}
+
 export function decodeUser(record: Uint8Array, size: UserRecordSize): ZkUser {
   requireBytes(record, size, `${size}-byte user`);
   const data = view(record);

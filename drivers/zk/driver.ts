@@ -1,0 +1,485 @@
+import { EventEmitter, once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino, type Logger } from 'pino';
+import type { ConnectionState, DeviceDriver, DriverCapabilities, DriverEvents, EventSink, IdentifyMethod } from '../core/driver.js';
+import { LinkStatsRecorder, type LinkStats } from '../core/linkStats.js';
+import { parseTransportUrl } from '../core/transportUrl.js';
+import { ZkAuthError, ZkDeviceError, ZkNotOpenError, ZkTimeoutError } from './errors.js';
+import { identifiedEvent, identifyMethodOf, zkDeviceKey, type IdentifiedEvent } from './events.js';
+import { decodeAttendances, type ZkAttendance } from './frames/attendance.js';
+import { Dataset } from './frames/buffered.js';
+import { ZkCommand, ZkEventFlag, ZkReply } from './frames/codes.js';
+import { decodeOptionReply, decodeVersion, encodeOptionRequest, FreeSizes, type FreeSizeCounts } from './frames/deviceInfo.js';
+import { ZkFrameError } from './frames/errors.js';
+import { decodeRealtimeAttendance } from './frames/realtime.js';
+import {
+  decodeTemplates,
+  encodeUserTemplateBatch,
+  SAVE_USERTEMPS_PAYLOAD,
+  TemplateSlot,
+  TemplateWrite,
+  type UserWithTemplates,
+  type ZkTemplate,
+} from './frames/templates.js';
+import { decodeZkTime, encodeZkTime, zkDateTimeFromDate, zkDateTimeToDate } from './frames/time.js';
+import { decodeUsers, encodeUser, encodeUserDeletion, type ZkUser } from './frames/users.js';
+import { openZkLink, type ZkLinkTarget } from './link.js';
+import { parseZkUrl, type ZkOptions } from './options.js';
+import { ZkSession } from './session.js';
+
+/** Settings that are not part of the device URL. */
+export interface ZkDriverOptions {
+  logger?: Logger;
+  /** For tests: the randomness of the reconnect jitter. */
+  random?: () => number;
+}
+
+export interface ZkDeviceInfo {
+  serialNumber: string | null;
+  deviceName: string | null;
+  platform: string | null;
+  vendor: string | null;
+  macAddress: string | null;
+  firmwareVersion: string;
+}
+
+/** A log record with what the agent needs: the method, the device time as a Date, and the deduplication key. */
+export interface ZkLogEntry extends ZkAttendance {
+  method: IdentifyMethod;
+  /** The device's wall-clock time read in this host's zone (§2.13 rule 20). */
+  deviceTime: Date;
+  deviceKey: string;
+}
+
+export interface ReadLogsOptions {
+  /** Called after each chunk of a buffered read with bytes received so far and in total. */
+  onProgress?: (received: number, total: number) => void;
+}
+
+/** A ZKTeco standalone terminal (TCP or UDP port 4370), with the terminal's own commands beside the DeviceDriver contract. */
+export interface ZkDriver extends DeviceDriver {
+  readonly kind: 'zk';
+  getInfo(): Promise<ZkDeviceInfo>;
+  getFreeSizes(): Promise<FreeSizeCounts>;
+  listUsers(): Promise<ZkUser[]>;
+  /** Writes (adds or replaces, by uid) a user. */
+  setUser(user: ZkUser): Promise<void>;
+  /** Deletes a user and the user's templates. */
+  deleteUser(uid: number): Promise<void>;
+  /** The whole attendance log, through the buffered read for large logs. */
+  readLogs(options?: ReadLogsOptions): Promise<ZkLogEntry[]>;
+  clearLogs(): Promise<void>;
+  /** The device clock read in this host's zone. */
+  getTime(): Promise<Date>;
+  /** Sets the device clock to the wall-clock time of `date` in this host's zone. */
+  setTime(date: Date): Promise<void>;
+  /** Unlocks the keypad and sensor (CMD_ENABLEDEVICE). */
+  enable(): Promise<void>;
+  /** Locks the keypad and sensor while an operator works on the device (CMD_DISABLEDEVICE). */
+  disable(): Promise<void>;
+  listTemplates(): Promise<ZkTemplate[]>;
+  /** One template, or null when the slot is empty. */
+  downloadTemplate(uid: number, fingerIndex: number): Promise<Buffer | null>;
+  /** Stores one template for an existing user, SDK style (§2.10). */
+  uploadTemplate(template: ZkTemplate): Promise<void>;
+  /** Stores users with their templates in one batch, pyzk's "HR" upload (§2.10). */
+  uploadUsersWithTemplates(entries: UserWithTemplates[]): Promise<void>;
+  /** Deletes one template; false when the slot was empty. */
+  deleteTemplate(uid: number, fingerIndex: number): Promise<boolean>;
+}
+
+/** Requests in a row that time out, after every retry, before the link counts as degraded. */
+const DEGRADED_AFTER_TIMEOUTS = 3;
+
+/**
+ * A ZK terminal at `tcp://host:4370?commKey=N` or `udp://host:4370`; URL
+ * options are described in options.ts. Throws at once on a URL or option it
+ * cannot use.
+ */
+export function createZkDriver(url: string, options: ZkDriverOptions = {}): ZkDriver {
+  const { target, options: zkOptions } = parseZkUrl(parseTransportUrl(url));
+  return new ZkTerminalDriver(target, zkOptions, options);
+}
+
+class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
+  readonly kind = 'zk';
+  readonly capabilities: DriverCapabilities;
+  state: ConnectionState = 'closed';
+  private readonly recorder = new LinkStatsRecorder();
+  private readonly log: Logger;
+  private readonly random: () => number;
+  private session: ZkSession | null = null;
+  private sink: EventSink | null = null;
+  private serialNumber: string | null = null;
+  private readonly userIds = new Map<number, string>();
+  private operations: Promise<unknown> = Promise.resolve();
+  private events: Promise<void> = Promise.resolve();
+  private reopening: { abort: AbortController; done: Promise<void> } | null = null;
+  private probe: NodeJS.Timeout | null = null;
+  private consecutiveTimeouts = 0;
+  private closing = false;
+
+  constructor(
+    private readonly target: ZkLinkTarget,
+    private readonly options: ZkOptions,
+    driverOptions: ZkDriverOptions,
+  ) {
+    super();
+    this.log = (driverOptions.logger ?? pino({ level: 'silent' })).child({ ns: 'driver:zk', device: `${target.transport}://${target.host}:${target.port}` });
+    this.random = driverOptions.random ?? Math.random;
+    this.capabilities = Object.freeze({
+      identify: options.realtime,
+      scan: false,
+      users: true,
+      templates: true,
+      enroll: false,
+      logs: true,
+      clearLogs: true,
+      time: true,
+      enableDisable: true,
+      acknowledgedDelivery: options.realtime,
+    });
+  }
+
+  stats(): LinkStats {
+    return this.recorder.snapshot();
+  }
+
+  async open(sink: EventSink): Promise<void> {
+    if (this.state !== 'closed') throw new Error(`open() on a driver that is ${this.state}`);
+    this.sink = sink;
+    this.closing = false;
+    this.setState('opening');
+    try {
+      await this.establish();
+    } catch (error) {
+      this.setState('closed', (error as Error).message);
+      throw error;
+    }
+    this.setState('ready');
+    if (this.options.probeMs > 0) this.probe = setInterval(() => this.probeIfIdle(), this.options.probeMs).unref();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.reopening?.abort.abort();
+    await this.reopening?.done;
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
+    const session = this.session;
+    this.session = null;
+    await session?.close();
+    await this.events;
+    this.sink = null;
+    this.setState('closed');
+  }
+
+  getInfo(): Promise<ZkDeviceInfo> {
+    return this.run(async (session) => ({
+      serialNumber: await this.readOption(session, '~SerialNumber'),
+      deviceName: await this.readOption(session, '~DeviceName'),
+      platform: await this.readOption(session, '~Platform'),
+      vendor: await this.readOption(session, '~OEMVendor'),
+      macAddress: await this.readOption(session, 'MAC'),
+      firmwareVersion: decodeVersion(await session.command(ZkCommand.GET_VERSION)),
+    }));
+  }
+
+  getFreeSizes(): Promise<FreeSizeCounts> {
+    return this.run(async (session) => ({ ...(await this.readFreeSizes(session)) }));
+  }
+
+  listUsers(): Promise<ZkUser[]> {
+    return this.run((session) => this.readUsers(session));
+  }
+
+  setUser(user: ZkUser): Promise<void> {
+    const record = encodeUser(user, this.target.transport === 'tcp' ? 72 : 28);
+    return this.run(async (session) => {
+      await session.command(ZkCommand.USER_WRQ, record);
+      await session.command(ZkCommand.REFRESH_DATA);
+      this.userIds.set(user.uid, user.userId);
+    });
+  }
+
+  deleteUser(uid: number): Promise<void> {
+    const payload = encodeUserDeletion(uid);
+    return this.run(async (session) => {
+      await session.command(ZkCommand.DELETE_USER, payload);
+      await session.command(ZkCommand.REFRESH_DATA);
+      this.userIds.delete(uid);
+    });
+  }
+
+  readLogs(options: ReadLogsOptions = {}): Promise<ZkLogEntry[]> {
+    return this.run(async (session) => {
+      const count = (await this.readFreeSizes(session)).records;
+      if (count === 0) return [];
+      const records = decodeAttendances(await session.readDataset(Dataset.attendance, this.options.chunkSize, options.onProgress), count);
+      // The 8-byte layout of old firmware carries the uid only; the user list names it.
+      if (records.some((record) => record.userId === '')) await this.readUsers(session);
+      const serial = this.deviceSerial();
+      return records.map((record) => {
+        const punch = { ...record, userId: record.userId || this.userIdOf(record.uid) };
+        return { ...punch, method: identifyMethodOf(punch.verifyMode), deviceTime: zkDateTimeToDate(punch.time), deviceKey: zkDeviceKey(serial, punch) };
+      });
+    });
+  }
+
+  clearLogs(): Promise<void> {
+    return this.run(async (session) => {
+      await session.command(ZkCommand.CLEAR_ATTLOG);
+      await session.command(ZkCommand.REFRESH_DATA);
+    });
+  }
+
+  getTime(): Promise<Date> {
+    return this.run(async (session) => {
+      const payload = await session.command(ZkCommand.GET_TIME);
+      if (payload.length < 4) throw new ZkFrameError('truncated', `GET_TIME reply carries ${payload.length} bytes, not 4`);
+      return zkDateTimeToDate(decodeZkTime(payload.readUInt32LE(0)));
+    });
+  }
+
+  setTime(date: Date): Promise<void> {
+    const payload = Buffer.alloc(4);
+    payload.writeUInt32LE(encodeZkTime(zkDateTimeFromDate(date)));
+    return this.run(async (session) => {
+      await session.command(ZkCommand.SET_TIME, payload);
+      await session.command(ZkCommand.REFRESH_DATA);
+    });
+  }
+
+  enable(): Promise<void> {
+    return this.run(async (session) => void (await session.command(ZkCommand.ENABLE_DEVICE)));
+  }
+
+  disable(): Promise<void> {
+    return this.run(async (session) => void (await session.command(ZkCommand.DISABLE_DEVICE)));
+  }
+
+  listTemplates(): Promise<ZkTemplate[]> {
+    return this.run(async (session) => {
+      if ((await this.readFreeSizes(session)).templates === 0) return [];
+      return decodeTemplates(await session.readDataset(Dataset.templates, this.options.chunkSize));
+    });
+  }
+
+  downloadTemplate(uid: number, fingerIndex: number): Promise<Buffer | null> {
+    const slot = new TemplateSlot(uid, fingerIndex);
+    return this.run((session) => session.readTemplate(slot));
+  }
+
+  uploadTemplate(template: ZkTemplate): Promise<void> {
+    const write = new TemplateWrite(template.uid, template.fingerIndex, template.flag, template.template.length);
+    return this.run(async (session) => {
+      await session.upload(template.template, this.options.uploadChunkSize);
+      // The device answers with a checksum of its buffer; the algorithm is unknown (§6), so it cannot be checked.
+      await session.command(ZkCommand.CHECKSUM_BUFFER);
+      await session.command(ZkCommand.TMP_WRITE, write.serialize());
+      await session.command(ZkCommand.FREE_DATA);
+      await session.command(ZkCommand.REFRESH_DATA);
+    });
+  }
+
+  uploadUsersWithTemplates(entries: UserWithTemplates[]): Promise<void> {
+    const batch = encodeUserTemplateBatch(entries, this.target.transport === 'tcp' ? 72 : 28);
+    return this.run(async (session) => {
+      await session.upload(batch, this.options.uploadChunkSize);
+      await session.command(ZkCommand.SAVE_USERTEMPS, SAVE_USERTEMPS_PAYLOAD);
+      await session.command(ZkCommand.FREE_DATA);
+      await session.command(ZkCommand.REFRESH_DATA);
+      for (const { user } of entries) this.userIds.set(user.uid, user.userId);
+    });
+  }
+
+  deleteTemplate(uid: number, fingerIndex: number): Promise<boolean> {
+    const slot = new TemplateSlot(uid, fingerIndex);
+    return this.run(async (session) => {
+      try {
+        await session.command(ZkCommand.DELETE_USERTEMP, slot.serialize());
+      } catch (error) {
+        if (error instanceof ZkDeviceError && error.reply === ZkReply.ACK_ERROR) return false;
+        throw error;
+      }
+      await session.command(ZkCommand.REFRESH_DATA);
+      return true;
+    });
+  }
+
+  /** Connects, authenticates, learns the serial number and registers for events. */
+  private async establish(): Promise<void> {
+    const link = await openZkLink(this.target, this.options.connectTimeoutMs, this.recorder, this.log);
+    const session = new ZkSession(link, this.options, this.recorder, this.log);
+    try {
+      await session.connect();
+      this.serialNumber ??= await this.readOption(session, '~SerialNumber');
+      if (this.options.realtime) {
+        const flags = Buffer.alloc(4);
+        flags.writeUInt32LE(ZkEventFlag.ATTLOG);
+        await session.command(ZkCommand.REG_EVENT, flags);
+      }
+    } catch (error) {
+      await link.close();
+      throw error;
+    }
+    session.on('event', (flag, payload) => {
+      this.events = this.events.then(() => this.deliverEvent(session, flag, payload)).catch((error: unknown) => this.log.error({ err: error }, 'event delivery failed'));
+    });
+    link.once('close', (error) => this.linkLost(session, error));
+    this.session = session;
+    if (!session.isOpen) this.linkLost(session, undefined);
+  }
+
+  private linkLost(session: ZkSession, error: Error | undefined): void {
+    if (this.session !== session) return;
+    this.session = null;
+    if (this.closing) return;
+    const abort = new AbortController();
+    this.reopening = { abort, done: this.reopen(error?.message ?? 'the terminal closed the connection', abort.signal) };
+  }
+
+  /** Reconnects with full-jitter exponential backoff until it works, close() is called, or the comm key is refused. */
+  private async reopen(reason: string, signal: AbortSignal): Promise<void> {
+    this.log.warn({ reason }, 'link lost; reopening');
+    this.setState('reopening', reason);
+    for (let failures = 0; ; failures++) {
+      const ceiling = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** failures);
+      try {
+        await sleep(this.random() * ceiling, undefined, { signal });
+        await this.establish();
+      } catch (error) {
+        if (signal.aborted) return;
+        if (error instanceof ZkAuthError) {
+          this.setState('failed', error.message);
+          return;
+        }
+        this.log.info({ err: error, failures: failures + 1 }, 'reopen failed');
+        continue;
+      }
+      if (signal.aborted) {
+        await this.session?.close();
+        this.session = null;
+        return;
+      }
+      this.recorder.add('reconnects');
+      this.setState('ready');
+      return;
+    }
+  }
+
+  /** Runs one operation when its turn comes, on a ready session; operations never interleave on the wire. */
+  private run<T>(operation: (session: ZkSession) => Promise<T>): Promise<T> {
+    const result = this.operations.then(async () => {
+      const session = await this.readySession();
+      try {
+        const value = await operation(session);
+        this.consecutiveTimeouts = 0;
+        if (this.state === 'degraded') this.setState('ready');
+        return value;
+      } catch (error) {
+        if (error instanceof ZkTimeoutError && ++this.consecutiveTimeouts >= DEGRADED_AFTER_TIMEOUTS && this.state === 'ready') {
+          this.setState('degraded', `${this.consecutiveTimeouts} requests in a row timed out`);
+        }
+        throw error;
+      }
+    });
+    this.operations = result.catch(() => undefined);
+    return result;
+  }
+
+  private async readySession(): Promise<ZkSession> {
+    const deadline = Date.now() + this.options.readyWaitMs;
+    for (;;) {
+      if (this.session?.isOpen) return this.session;
+      if (this.state === 'closed' || this.state === 'failed') throw new ZkNotOpenError(`the ZK driver is ${this.state}`);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new ZkNotOpenError(`the terminal did not come back within ${this.options.readyWaitMs} ms`);
+      await once(this, 'state', { signal: AbortSignal.timeout(remaining) }).catch(() => undefined);
+    }
+  }
+
+  /** A liveness probe when nothing has been heard for a probe interval; a probe that fails every attempt reopens the link. */
+  private probeIfIdle(): void {
+    const lastSeen = this.recorder.snapshot().lastSeenAt?.getTime() ?? 0;
+    if (Date.now() - lastSeen < this.options.probeMs || !this.session?.isOpen) return;
+    const session = this.session;
+    this.run((probed) => probed.command(ZkCommand.GET_TIME)).catch((error: unknown) => {
+      if (!(error instanceof ZkTimeoutError)) return;
+      this.log.warn({ err: error }, 'liveness probe failed; reopening');
+      void session.link.close();
+    });
+  }
+
+  private async deliverEvent(session: ZkSession, flag: number, payload: Buffer): Promise<void> {
+    const sink = this.sink;
+    if (this.closing || !sink) return;
+    if (flag === ZkEventFlag.ATTLOG) {
+      let event: IdentifiedEvent;
+      try {
+        const decoded = decodeRealtimeAttendance(payload);
+        const userId = decoded.userId ?? (await this.userIdOfEvent(decoded.uid!));
+        event = identifiedEvent(this.deviceSerial(), { ...decoded, userId });
+      } catch (error) {
+        this.log.warn({ err: error, bytes: payload.length }, 'undecodable attendance event acknowledged and dropped');
+        await this.acknowledge(session);
+        return;
+      }
+      try {
+        await sink(event);
+      } catch (error) {
+        // Left unacknowledged: the record stays in the device log for the next download.
+        this.log.warn({ err: error, deviceKey: event.deviceKey }, 'sink refused an attendance event');
+        return;
+      }
+    }
+    await this.acknowledge(session);
+  }
+
+  private async acknowledge(session: ZkSession): Promise<void> {
+    await session.acknowledgeEvent().catch((error: unknown) => this.log.debug({ err: error }, 'event acknowledgement not sent'));
+  }
+
+  /** Events of old UDP firmware name the uid only (§2.11); the user list, read again when the uid is new, names the person. */
+  private async userIdOfEvent(uid: number): Promise<string> {
+    if (!this.userIds.has(uid)) await this.listUsers();
+    return this.userIdOf(uid);
+  }
+
+  private userIdOf(uid: number): string {
+    return this.userIds.get(uid) ?? String(uid);
+  }
+
+  private async readUsers(session: ZkSession): Promise<ZkUser[]> {
+    const count = (await this.readFreeSizes(session)).users;
+    const users = count === 0 ? [] : decodeUsers(await session.readDataset(Dataset.users, this.options.chunkSize), count);
+    this.userIds.clear();
+    for (const user of users) this.userIds.set(user.uid, user.userId);
+    return users;
+  }
+
+  private async readFreeSizes(session: ZkSession): Promise<FreeSizeCounts> {
+    return FreeSizes.from(await session.command(ZkCommand.GET_FREE_SIZES)).counts;
+  }
+
+  /** An option's value, or null when the device does not know the option (ACK_ERROR). */
+  private async readOption(session: ZkSession, name: string): Promise<string | null> {
+    try {
+      return decodeOptionReply(await session.command(ZkCommand.OPTIONS_RRQ, encodeOptionRequest(name))).value;
+    } catch (error) {
+      if (error instanceof ZkDeviceError) return null;
+      throw error;
+    }
+  }
+
+  /** The serial number names the terminal in deviceKeys; a device without one is named by its address. */
+  private deviceSerial(): string {
+    return this.serialNumber ?? `${this.target.host}:${this.target.port}`;
+  }
+
+  private setState(state: ConnectionState, reason?: string): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', state, reason);
+  }
+}
