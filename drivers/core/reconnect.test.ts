@@ -99,7 +99,7 @@ function harness(overrides: Partial<LinkSupervisorOptions> = {}) {
   supervisor.on('state', (state, reason) => states.push([state, reason]));
   /** Fires the pending retry and waits for the state it leads to. */
   const retry = async () => {
-    const next = once(supervisor, 'state');
+    const next = once(supervisor, 'state', { signal: AbortSignal.timeout(10_000) });
     timers.fireNext();
     return ((await next) as [ConnectionState, string?])[0];
   };

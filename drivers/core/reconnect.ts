@@ -27,7 +27,7 @@ export interface Timers {
   now(): number;
 }
 
-export const systemTimers: Timers = {
+const systemTimers: Timers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
   now: () => performance.now(),
@@ -40,7 +40,7 @@ export interface BackoffOptions {
   capMs?: number;
 }
 
-export const BACKOFF_DEFAULTS = { baseMs: 1_000, capMs: 30_000 } as const;
+const BACKOFF_DEFAULTS = { baseMs: 1_000, capMs: 30_000 } as const;
 
 /**
  * Delay before retry number `attempt` (0 for the first): uniformly random in

@@ -19,7 +19,7 @@ async function fakeDevice(t: TestContext) {
     server.close();
   });
   const port = (server.address() as { port: number }).port;
-  const nextSocket = async () => (accepted.at(-1) ?? ((await once(server, 'connection')) as [Socket])[0]);
+  const nextSocket = async () => (accepted.at(-1) ?? ((await once(server, 'connection', { signal: AbortSignal.timeout(10_000) })) as [Socket])[0]);
   return { port, nextSocket };
 }
 
@@ -28,10 +28,10 @@ test('bytes flow both ways over a TCP link', async (t) => {
   const link = await tcpLinkFactory({ host: '127.0.0.1', port: device.port })();
   t.after(() => link.close());
   const socket = await device.nextSocket();
-  const fromDevice = once(link, 'data');
+  const fromDevice = once(link, 'data', { signal: AbortSignal.timeout(10_000) });
   socket.write('2025CS001\r');
   assert.equal(((await fromDevice) as ByteLinkEvents['data'])[0].toString(), '2025CS001\r');
-  const fromHost = once(socket, 'data');
+  const fromHost = once(socket, 'data', { signal: AbortSignal.timeout(10_000) });
   await link.write(Uint8Array.of(0x06));
   assert.deepEqual(((await fromHost) as [Buffer])[0], Buffer.of(0x06));
 });
@@ -39,7 +39,7 @@ test('bytes flow both ways over a TCP link', async (t) => {
 test('a peer that closes the connection ends the link with an error', async (t) => {
   const device = await fakeDevice(t);
   const link = await tcpLinkFactory({ host: '127.0.0.1', port: device.port })();
-  const closed = once(link, 'close');
+  const closed = once(link, 'close', { signal: AbortSignal.timeout(10_000) });
   (await device.nextSocket()).end();
   const [error] = (await closed) as ByteLinkEvents['close'];
   assert.match(error?.message ?? '', /closed by the peer/);
@@ -49,7 +49,7 @@ test('a peer that closes the connection ends the link with an error', async (t) 
 test('closing the link ourselves ends it without an error', async (t) => {
   const device = await fakeDevice(t);
   const link = await tcpLinkFactory({ host: '127.0.0.1', port: device.port })();
-  const closed = once(link, 'close');
+  const closed = once(link, 'close', { signal: AbortSignal.timeout(10_000) });
   await link.close();
   assert.deepEqual(await closed, [undefined]);
 });

@@ -19,7 +19,7 @@ export interface TcpLinkOptions {
   keepAliveDelayMs?: number;
 }
 
-export const TCP_LINK_DEFAULTS = { connectTimeoutMs: 5_000, keepAliveDelayMs: 10_000 } as const;
+const TCP_LINK_DEFAULTS = { connectTimeoutMs: 5_000, keepAliveDelayMs: 10_000 } as const;
 
 /** Opens a fresh TCP socket per call: tcp:// devices and serial+tcp:// device servers (ser2net raw mode). */
 export function tcpLinkFactory(options: TcpLinkOptions): ByteLinkFactory {

@@ -7,8 +7,8 @@
  * partial line between chunks and never throws on any input.
  */
 
-export const CR = 0x0d;
-export const LF = 0x0a;
+const CR = 0x0d;
+const LF = 0x0a;
 /** Host → scanner: the last scan was accepted (ACK/NAK handshake mode of RS-232 scanners). */
 export const ACK = 0x06;
 /** Host → scanner: the last scan was refused; the scanner sends it again. */

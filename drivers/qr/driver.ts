@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { pino, type Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { NO_CAPABILITIES, type ConnectionState, type DeviceDriver, type DriverCapabilities, type DriverEvents, type EventSink } from '../core/driver.js';
 import type { ByteLinkFactory } from '../core/link.js';
 import { createLinkFactory, type LinkFactoryOptions } from '../core/linkFactory.js';

@@ -50,7 +50,7 @@ async function connectHost(t: TestContext, scanner: QrScannerSimulator) {
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   t.after(() => socket.destroy());
-  await once(socket, 'connect');
+  await once(socket, 'connect', { signal: AbortSignal.timeout(10_000) });
   const bytes = () => Buffer.concat(chunks);
   return {
     socket,
@@ -99,7 +99,7 @@ describe('QR scanner simulator', () => {
   test('a newer host connection replaces the older one', async (t) => {
     const scanner = await startScanner(t);
     const first = await connectHost(t, scanner);
-    const firstClosed = once(first.socket, 'close');
+    const firstClosed = once(first.socket, 'close', { signal: AbortSignal.timeout(10_000) });
     const second = await connectHost(t, scanner);
     await firstClosed;
     scanner.scan('TO-SECOND');
@@ -115,7 +115,7 @@ describe('QR scanner simulator', () => {
       scanner.scan('TWO');
       await host.until('ONE\r');
       assert.equal(scanner.pending, 2);
-      const delivered = once(scanner, 'delivered');
+      const delivered = once(scanner, 'delivered', { signal: AbortSignal.timeout(10_000) });
       host.socket.write(answer('ack'));
       assert.deepEqual(await delivered, ['ONE']);
       await host.until('ONE\rTWO\r');
@@ -127,7 +127,7 @@ describe('QR scanner simulator', () => {
       const host = await connectHost(t, scanner);
       scanner.scan('AGAIN');
       await host.until('AGAIN\r');
-      const refused = once(scanner, 'nak');
+      const refused = once(scanner, 'nak', { signal: AbortSignal.timeout(10_000) });
       host.socket.write(answer('nak'));
       assert.deepEqual(await refused, ['AGAIN']);
       await host.until('AGAIN\rAGAIN\r');
@@ -146,10 +146,21 @@ describe('QR scanner simulator', () => {
       await host.until('SILENT\rSILENT\r');
     });
 
+    test('a scan awaiting its ACK goes at once to a host that connects in place of the first', async (t) => {
+      // Timers that never fire, so only the new connection can cause the resend.
+      const scanner = await startScanner(t, { ackMode: true, timers: new ManualTimers() });
+      const first = await connectHost(t, scanner);
+      scanner.scan('UNANSWERED');
+      await first.until('UNANSWERED\r');
+      const second = await connectHost(t, scanner);
+      await second.until('UNANSWERED\r');
+      assert.equal(scanner.pending, 1);
+    });
+
     test('a scan cut off by a disconnect is kept and sent whole to the next host', async (t) => {
       const scanner = await startScanner(t, { ackMode: true, faults: { dropAfterBytes: 3 } });
       const first = await connectHost(t, scanner);
-      const closed = once(first.socket, 'close');
+      const closed = once(first.socket, 'close', { signal: AbortSignal.timeout(10_000) });
       scanner.scan('KEEP-ME');
       await closed;
       assert.equal(first.text(), 'KEE');

@@ -42,7 +42,7 @@ export interface SimulatorTimers {
 export interface QrScannerSimulatorOptions {
   /** Listen for the host on TCP; port 0 picks a free port (default 127.0.0.1:0). Unused with serialPath. */
   listen?: { host?: string; port?: number };
-  /** Write to this serial device instead of listening on TCP. */
+  /** Write to this serial device instead of listening on TCP. If the device goes away, the simulator does not reopen it. */
   serialPath?: string;
   /** Bits per second on serialPath (default 9600; ptys ignore it). */
   baudRate?: number;
@@ -328,6 +328,7 @@ export class QrScannerSimulator extends EventEmitter<QrScannerEvents> {
     this.transmitting = false;
     this.timers.clearTimeout(this.ackTimer);
     if (answer === 'ack') {
+      this.queue.shift();
       this.emit('delivered', code);
     } else if (answer === 'nak') {
       this.emit('nak', code);
