@@ -5,48 +5,8 @@ import fc from 'fast-check';
 import type { ConnectionState } from './driver.js';
 import type { ByteLink, ByteLinkEvents } from './link.js';
 import { LinkStatsRecorder } from './linkStats.js';
-import { LinkSupervisor, fullJitterDelay, type LinkSupervisorOptions, type Timers } from './reconnect.js';
-
-/** A clock that moves only when the test says so. */
-class ManualTimers implements Timers {
-  private time = 0;
-  private nextId = 1;
-  private readonly pending = new Map<number, { at: number; callback: () => void }>();
-  /** Every delay ever asked for, in order. */
-  readonly requested: number[] = [];
-
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.pending.set(id, { at: this.time + ms, callback });
-    this.requested.push(ms);
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-
-  now(): number {
-    return this.time;
-  }
-
-  get scheduled(): number {
-    return this.pending.size;
-  }
-
-  /** Moves the clock by `ms` without firing anything, as if a link stayed up that long. */
-  pass(ms: number): void {
-    this.time += ms;
-  }
-
-  /** Jumps to the earliest pending timer and fires it. */
-  fireNext(): void {
-    const [id, timer] = [...this.pending.entries()].sort(([, a], [, b]) => a.at - b.at)[0] ?? assert.fail('no timer is pending');
-    this.pending.delete(id);
-    this.time = Math.max(this.time, timer.at);
-    timer.callback();
-  }
-}
+import { LinkSupervisor, fullJitterDelay, type LinkSupervisorOptions } from './reconnect.js';
+import { ManualTimers } from '../../test/support/manualTimers.js';
 
 class FakeLink extends EventEmitter<ByteLinkEvents> implements ByteLink {
   closedByUs = false;

@@ -8,35 +8,10 @@ import { connect, type Socket } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { hostAnswerVectors } from '../../fixtures/frames/qr/vectors.js';
 import { waitFor } from '../../test/support/wait.js';
-import { startQrScannerSimulator, type QrScannerSimulator, type QrScannerSimulatorOptions, type SimulatorTimers } from './scanner.js';
+import { startQrScannerSimulator, type QrScannerSimulator, type QrScannerSimulatorOptions } from './scanner.js';
+import { ManualTimers } from '../../test/support/manualTimers.js';
 
 const answer = (meaning: 'ack' | 'nak') => Buffer.from(hostAnswerVectors().find((vector) => vector.meaning === meaning)!.hex, 'hex');
-
-/** Timers that fire only when the test says so. */
-class ManualTimers implements SimulatorTimers {
-  private readonly pending = new Map<number, { ms: number; callback: () => void }>();
-  private nextId = 1;
-
-  setTimeout(callback: () => void, ms: number): unknown {
-    this.pending.set(this.nextId, { ms, callback });
-    return this.nextId++;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-
-  /** The delays of the timers now pending. */
-  get delays(): number[] {
-    return [...this.pending.values()].map((timer) => timer.ms);
-  }
-
-  fireAll(): void {
-    const due = [...this.pending.entries()];
-    this.pending.clear();
-    for (const [, timer] of due) timer.callback();
-  }
-}
 
 async function startScanner(t: TestContext, options: QrScannerSimulatorOptions = {}): Promise<QrScannerSimulator> {
   const scanner = await startQrScannerSimulator(options);
