@@ -8,6 +8,10 @@ import type { DeviceDriver } from './core/driver.js';
  */
 const DRIVER_LOADERS: Record<string, (url: string) => Promise<DeviceDriver>> = {
   qr: async (url) => (await import('./qr/driver.js')).createQrLineDriver(url),
+  zk: async (url) => (await import('./zk/driver.js')).createZkDriver(url),
+  r30x: async (url) => (await import('./r30x/driver.js')).createR30xDriver(url),
+  hid: async (url) => (await import('./hid/driver.js')).createHidScannerDriver(url),
+  'zk-push': async (url) => (await import('./zkpush/driver.js')).createZkPushDriver(url),
 };
 
 export const DRIVER_KINDS: readonly string[] = Object.keys(DRIVER_LOADERS);

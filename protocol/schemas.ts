@@ -15,13 +15,10 @@ const Id = Type.String({ pattern: ID_PATTERN });
 const Timestamp = Type.String({ format: 'date-time', maxLength: 40, description: 'ISO 8601 with offset' });
 const Version = Type.Literal(PROTOCOL_VERSION);
 
-export const TapMethod = Type.Union([
-  Type.Literal('qr'),
-  Type.Literal('fingerprint'),
-  Type.Literal('card'),
-  Type.Literal('face'),
-  Type.Literal('pin'),
-]);
+/** How a person was identified at the door. */
+export const TAP_METHODS = ['qr', 'fingerprint', 'card', 'face', 'pin', 'password'] as const;
+export const TapMethod = Type.Union(TAP_METHODS.map((method) => Type.Literal(method)));
+export type TapMethod = (typeof TAP_METHODS)[number];
 
 /**
  * One identification at a door: a QR code scanned, or a person identified by a

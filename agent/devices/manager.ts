@@ -42,11 +42,16 @@ export class DeviceManager {
   }
 
   private async record(config: DeviceConfig, event: DeviceEvent): Promise<void> {
-    if (event.type !== 'scanned') {
-      this.log.warn({ device: config.id, type: event.type }, 'event type not handled yet; refused at the device');
-      throw new Error(`unsupported event ${event.type}`);
-    }
-    const outcome = this.options.outbox.recordScan(config.id, event.payload, this.options.debounceMs);
+    const outcome =
+      event.type === 'scanned'
+        ? // A reader without a log of its own resends or rescans freely: repeats are debounced.
+          this.options.outbox.recordTap(config.id, { method: 'qr', subject: event.payload, deviceTime: null }, this.options.debounceMs)
+        : // A terminal logs each punch with its own key; the hub deduplicates by that key.
+          this.options.outbox.recordTap(
+            config.id,
+            { method: event.method, subject: event.subject, deviceTime: event.deviceTime, deviceKey: event.deviceKey, score: event.score },
+            0,
+          );
     if (outcome.recorded) this.options.onRecorded();
     else this.log.debug({ device: config.id }, 'repeated scan debounced');
   }

@@ -13,6 +13,10 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
+function scan(subject: string) {
+  return { method: 'qr' as const, subject, deviceTime: null };
+}
+
 function tap(subject = '2025CS001'): TapEvent {
   return { id: uuidv7(), kind: 'tap', deviceId: 'door-1', method: 'qr', subject, deviceTime: null, receivedAt: new Date().toISOString() };
 }
@@ -67,18 +71,18 @@ test('a repeated scan within the debounce window is not a second tap, even after
   let now = Date.parse('2026-11-25T09:00:00Z');
   const clock = () => now;
   const first = new Outbox(dir, clock);
-  assert.equal(first.recordScan('door-1', '2025CS001', 30_000).recorded, true);
+  assert.equal(first.recordTap('door-1', scan('2025CS001'), 30_000).recorded, true);
   now += 5_000;
-  assert.equal(first.recordScan('door-1', '2025CS001', 30_000).recorded, false);
-  assert.equal(first.recordScan('door-2', '2025CS001', 30_000).recorded, true, 'another door is another tap');
+  assert.equal(first.recordTap('door-1', scan('2025CS001'), 30_000).recorded, false);
+  assert.equal(first.recordTap('door-2', scan('2025CS001'), 30_000).recorded, true, 'another door is another tap');
   first.close();
 
   const reopened = new Outbox(dir, clock);
   t.after(() => reopened.close());
   now += 10_000;
-  assert.equal(reopened.recordScan('door-1', '2025CS001', 30_000).recorded, false);
+  assert.equal(reopened.recordTap('door-1', scan('2025CS001'), 30_000).recorded, false);
   now += 20_000;
-  assert.equal(reopened.recordScan('door-1', '2025CS001', 30_000).recorded, true, 'past the window it counts again');
+  assert.equal(reopened.recordTap('door-1', scan('2025CS001'), 30_000).recorded, true, 'past the window it counts again');
   assert.equal(reopened.stats().depth, 3);
 });
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { TapEvent, isUuid, uuidv7, validator, type AgentEvent, type Rejection } from '../../protocol/index.js';
+import { TapEvent, isUuid, uuidv7, validator, type AgentEvent, type Rejection, type TapMethod } from '../../protocol/index.js';
 
 /**
  * The agent's durable outbox: every event is committed here before a device
@@ -51,7 +51,16 @@ const SCHEMA = `
 
 const tapValidator = validator(TapEvent);
 
-export type ScanOutcome = { recorded: true; event: AgentEvent } | { recorded: false; reason: 'debounced' };
+export type TapOutcome = { recorded: true; event: AgentEvent } | { recorded: false; reason: 'debounced' };
+
+/** What a device reported, before the agent gives it an id and a receipt time. */
+export interface DeviceTap {
+  method: TapMethod;
+  subject: string;
+  deviceTime: Date | null;
+  deviceKey?: string;
+  score?: number;
+}
 
 export class Outbox {
   readonly path: string;
@@ -101,28 +110,34 @@ export class Outbox {
   }
 
   /**
-   * Commits a scanned code as a tap, unless the same code was accepted from
-   * the same device within `debounceMs`. The debounce state is stored with
+   * Commits a tap, unless the same subject was accepted from the same device
+   * within `debounceMs` (0: no debounce). The debounce state is stored with
    * the event, in one transaction, so a scanner that resends a scan after an
    * agent crash does not produce a second tap.
    */
-  recordScan(deviceId: string, code: string, debounceMs: number): ScanOutcome {
-    return this.db.transaction((): ScanOutcome => {
+  recordTap(deviceId: string, tap: DeviceTap, debounceMs: number): TapOutcome {
+    return this.db.transaction((): TapOutcome => {
       const now = this.now();
-      const last = this.statements.lastScan.get(deviceId, code);
-      if (last && now - last.seen_at < debounceMs) return { recorded: false, reason: 'debounced' };
+      if (debounceMs > 0) {
+        const last = this.statements.lastScan.get(deviceId, tap.subject);
+        if (last && now - last.seen_at < debounceMs) return { recorded: false, reason: 'debounced' };
+      }
       const event: AgentEvent = {
         id: uuidv7(now),
         kind: 'tap',
         deviceId,
-        method: 'qr',
-        subject: code,
-        deviceTime: null,
+        method: tap.method,
+        subject: tap.subject,
+        deviceTime: tap.deviceTime ? tap.deviceTime.toISOString() : null,
         receivedAt: new Date(now).toISOString(),
+        ...(tap.deviceKey !== undefined ? { deviceKey: tap.deviceKey } : {}),
+        ...(tap.score !== undefined ? { score: tap.score } : {}),
       };
       this.enqueue(event);
-      this.statements.rememberScan.run(deviceId, code, now);
-      this.statements.forgetScans.run(now - debounceMs);
+      if (debounceMs > 0) {
+        this.statements.rememberScan.run(deviceId, tap.subject, now);
+        this.statements.forgetScans.run(now - debounceMs);
+      }
       return { recorded: true, event };
     })();
   }

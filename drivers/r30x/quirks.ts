@@ -5,7 +5,8 @@
  *
  * Not a switch here: an R503 sends a lone 0x55 after power-up (R503 manual
  * V1.2.2, HandShake). The frame parser discards it as noise on every model,
- * which quirks.test.ts checks against the simulator's `announceReady`.
+ * which driver.test.ts (R30x model quirks) checks against the simulator's
+ * `announceReady` switch.
  */
 export const R30X_MODELS = ['generic', 'r503'] as const;
 export type R30xModel = (typeof R30X_MODELS)[number];

@@ -7,7 +7,7 @@ import { Confirmation } from './frames/codes.js';
 import { DataPacketCollector, toDataPackets } from './frames/dataTransfer.js';
 import { R30xFrameError } from './frames/errors.js';
 import { R30xAck, R30xCommand, type CommandParameters, type InstructionName } from './frames/instructions.js';
-import { Pid, type R30xPacket } from './frames/packet.js';
+import { HEADER_SIZE, Pid, type R30xPacket } from './frames/packet.js';
 import { R30xFrameParser, type R30xParsed } from './frames/parser.js';
 
 export interface R30xSessionOptions {
@@ -217,7 +217,8 @@ export class R30xSession {
     for (const item of items) {
       if (item.type === 'discarded') {
         stats.add('discardedBytes', item.bytes.length);
-        log.trace({ reason: item.reason, length: item.bytes.length, hex: item.bytes.toString('hex') }, '[DISCARDED]');
+        // Only a header's worth: a discarded data packet carries template bytes, which are never logged.
+        log.trace({ reason: item.reason, length: item.bytes.length, hex: item.bytes.subarray(0, HEADER_SIZE).toString('hex') }, '[DISCARDED]');
         if (item.reason === 'checksum') {
           stats.add('checksumErrors');
           this.deliver('corrupt');

@@ -3,13 +3,13 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MockZkTerminal, type MockZkTerminalOptions } from '../../simulators/zk/terminal.js';
 import { waitFor } from '../../test/support/wait.js';
 import type { ConnectionState, DeviceEvent, EventSink } from '../core/driver.js';
-import { createZkDriver, type ZkDriver } from './driver.js';
+import { createZkDriver, type ZkDriver, type ZkDriverOptions } from './driver.js';
 import { ZkAuthError, ZkLinkClosedError, ZkNotOpenError } from './errors.js';
 import { ZkCommand, ZkReply } from './frames/codes.js';
 import { MAX_CHUNK } from './frames/buffered.js';
 
 /** Short timeouts and backoff so fault tests finish quickly; probes off unless a test wants one. */
-const FAST = { timeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 50, probeMs: 0 };
+const FAST = { timeoutMs: 300, reconnectMinMs: 10, reconnectMaxMs: 100, probeMs: 0 };
 
 interface Harness {
   terminal: MockZkTerminal;
@@ -20,16 +20,21 @@ interface Harness {
 
 let harness: Harness | null = null;
 
-async function start(
-  terminalOptions: MockZkTerminalOptions = {},
-  query: Record<string, string | number> = {},
-  sink?: EventSink,
-  transport: 'tcp' | 'udp' = 'tcp',
-): Promise<Harness> {
+interface Setup {
+  terminal?: MockZkTerminalOptions;
+  /** URL options on top of FAST. */
+  query?: Record<string, string | number>;
+  sink?: EventSink;
+  transport?: 'tcp' | 'udp';
+  driver?: ZkDriverOptions;
+}
+
+/** A terminal without packet pacing (the driver parses streams) and an open driver whose events are collected. */
+async function start({ terminal: terminalOptions, query, sink, transport = 'tcp', driver: driverOptions }: Setup = {}): Promise<Harness> {
   const terminal = await MockZkTerminal.start({ packetGapMs: 0, eventGapMs: 0, ...terminalOptions });
   const events: DeviceEvent[] = [];
   const states: ConnectionState[] = [];
-  const driver = createZkDriver(terminal.url(transport, { ...FAST, ...query }));
+  const driver = createZkDriver(terminal.url(transport, { ...FAST, ...query }), driverOptions);
   driver.on('state', (state) => states.push(state));
   harness = { terminal, driver, events, states };
   await driver.open(sink ?? (async (event) => void events.push(event)));
@@ -48,7 +53,7 @@ describe('ZK driver over TCP against the simulated terminal', () => {
   let events: DeviceEvent[];
 
   beforeEach(async () => {
-    ({ terminal, driver, events } = await start({ commKey: 45 }, { commKey: 45 }));
+    ({ terminal, driver, events } = await start({ terminal: { commKey: 45 }, query: { commKey: 45 } }));
     terminal.addUser({ uid: 1, userId: '2025CS001', name: 'Asha Rao', privilege: 14, password: '4321', card: 4_213_567 });
     terminal.addUser({ uid: 2, userId: '2025EC001', name: 'Vikram Iyer' });
   });
@@ -228,12 +233,14 @@ describe('ZK driver event delivery', () => {
   it('leaves an event the sink refused unacknowledged, and goes on with the next', async () => {
     let refuse = true;
     const accepted: DeviceEvent[] = [];
-    const { terminal } = await start({}, {}, async (event) => {
-      if (refuse) {
-        refuse = false;
-        throw new Error('outbox full');
-      }
-      accepted.push(event);
+    const { terminal } = await start({
+      sink: async (event) => {
+        if (refuse) {
+          refuse = false;
+          throw new Error('outbox full');
+        }
+        accepted.push(event);
+      },
     });
     terminal.punch('1');
     terminal.punch('2');
@@ -243,7 +250,7 @@ describe('ZK driver event delivery', () => {
   });
 
   it('does not register for events when realtime is off', async () => {
-    const { terminal, driver } = await start({}, { realtime: 0 });
+    const { terminal, driver } = await start({ query: { realtime: 0 } });
     assert.equal(terminal.eventListenerCount, 0);
     assert.equal(driver.capabilities.identify, false);
   });
@@ -251,7 +258,7 @@ describe('ZK driver event delivery', () => {
 
 describe('ZK driver over UDP against the simulated terminal', () => {
   it('reads 28-byte users and 16-byte records, and names the user of a uid-only realtime event', async () => {
-    const { terminal, driver, events } = await start({}, {}, undefined, 'udp');
+    const { terminal, driver, events } = await start({ transport: 'udp' });
     terminal.addUser({ uid: 4, userId: '2025004', name: 'Anu' });
     terminal.fillLog(2000);
     assert.deepEqual(await driver.listUsers(), [{ uid: 4, privilege: 0, password: '', name: 'Anu', card: 0, groupId: '1', userId: '2025004' }]);
@@ -317,7 +324,7 @@ describe('ZK driver under faults', () => {
   it('refuses to open when the comm key is missing or wrong, without retrying', async () => {
     const terminal = await MockZkTerminal.start({ commKey: 45 });
     try {
-      for (const query of [{}, { commKey: 12 }]) {
+      for (const query of [{}, { commKey: 12 }] as Record<string, number>[]) {
         const driver = createZkDriver(terminal.url('tcp', { ...FAST, ...query }));
         await assert.rejects(driver.open(async () => undefined), ZkAuthError);
         assert.equal(driver.state, 'closed');
@@ -328,7 +335,7 @@ describe('ZK driver under faults', () => {
   });
 
   it('stops reopening and reports failed when the terminal refuses the comm key after a reconnect', async () => {
-    const { terminal, driver } = await start({ commKey: 45 }, { commKey: 45 });
+    const { terminal, driver } = await start({ terminal: { commKey: 45 }, query: { commKey: 45 } });
     terminal.defineBehavior({ commands: [ZkCommand.AUTH], handle: () => [{ code: ZkReply.ACK_UNAUTH }] });
     terminal.disconnectAll();
     await waitFor(() => driver.state === 'failed', { message: 'the failed state' });
@@ -336,7 +343,7 @@ describe('ZK driver under faults', () => {
   });
 
   it('marks the link degraded after requests keep timing out, and ready once one succeeds', async () => {
-    const { terminal, driver, states } = await start({}, { attempts: 1, timeoutMs: 100 });
+    const { terminal, driver, states } = await start({ query: { attempts: 1, timeoutMs: 100 } });
     terminal.faults.dropReplies(3, { command: ZkCommand.GET_TIME });
     for (let index = 0; index < 3; index++) await assert.rejects(driver.getTime());
     assert.equal(driver.state, 'degraded');
@@ -345,17 +352,21 @@ describe('ZK driver under faults', () => {
   });
 
   it('reopens the link when an idle liveness probe goes unanswered', async () => {
-    const { terminal, driver } = await start({}, { probeMs: 1000, attempts: 1, timeoutMs: 100 });
+    const { terminal, driver } = await start({ query: { probeMs: 1000, attempts: 1, timeoutMs: 100 } });
     terminal.faults.dropReplies(1, { command: ZkCommand.GET_TIME });
     await waitFor(() => driver.stats().reconnects === 1, { message: 'a reconnect' });
     assert.equal(driver.state, 'ready');
   });
 
   it('waits for a reopening link before running a command', async () => {
-    const { terminal, driver } = await start();
+    const { terminal, driver } = await start({ query: { reconnectMinMs: 300, reconnectMaxMs: 300 }, driver: { random: () => 1 } });
+    const reopening = new Promise<void>((resolve) => driver.on('state', (state) => state === 'reopening' && resolve()));
     terminal.disconnectAll();
-    await waitFor(() => driver.state === 'reopening', { message: 'the reopening state' });
-    assert.equal(typeof (await driver.getTime()).getTime(), 'number');
+    await reopening;
+    const time = driver.getTime();
+    assert.equal(driver.state, 'reopening');
+    assert.ok(Math.abs((await time).getTime() - Date.now()) <= 2000);
+    assert.equal(driver.state, 'ready');
   });
 });
 

@@ -391,6 +391,7 @@ class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
   private async readySession(): Promise<ZkSession> {
     const deadline = Date.now() + this.options.readyWaitMs;
     for (;;) {
+      if (this.closing) throw new ZkNotOpenError('the ZK driver is closing');
       if (this.session?.isOpen) return this.session;
       if (this.state === 'closed' || this.state === 'failed') throw new ZkNotOpenError(`the ZK driver is ${this.state}`);
       const remaining = deadline - Date.now();

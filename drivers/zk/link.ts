@@ -45,7 +45,7 @@ export async function openZkLink(target: ZkLinkTarget, connectTimeoutMs: number,
  * A TCP byte link with TCP_NODELAY and keepalive. drivers/core will grow a
  * shared one; the ZK driver keeps its own until then.
  */
-export function openTcpByteLink(host: string, port: number, connectTimeoutMs: number): Promise<ByteLink> {
+function openTcpByteLink(host: string, port: number, connectTimeoutMs: number): Promise<ByteLink> {
   const description = `tcp://${isIPv6(host) ? `[${host}]` : host}:${port}`;
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 10_000 });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { UUID_PATTERN, ID_PATTERN } from '../../protocol/index.js';
+import { ID_PATTERN, TAP_METHODS, UUID_PATTERN } from '../../protocol/index.js';
 import type { Db } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { listEvents, type EventFilter } from './queries.js';
@@ -65,7 +65,7 @@ export async function eventRoutes(app: FastifyInstance, { db }: { db: Db }): Pro
             agentId: { type: 'string', pattern: ID_PATTERN },
             deviceId: { type: 'string', pattern: ID_PATTERN },
             subject: { type: 'string', minLength: 1, maxLength: 256 },
-            method: { type: 'string', enum: ['qr', 'fingerprint', 'card', 'face', 'pin'] },
+            method: { type: 'string', enum: [...TAP_METHODS] },
             from: { type: 'string', format: 'date-time', description: 'received at or after' },
             to: { type: 'string', format: 'date-time', description: 'received before' },
           },

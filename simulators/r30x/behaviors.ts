@@ -44,6 +44,7 @@ export const Code = {
   badPage: 0x0b,
   readError: 0x0c,
   uploadFailed: 0x0d,
+  deleteFailed: 0x10,
   wrongPassword: 0x13,
   noImage: 0x15,
   mustVerifyPassword: 0x21,
@@ -175,7 +176,7 @@ export const defaultBehaviors: readonly R30xBehavior[] = [
       withParameters(parameters, 4, () => {
         const first = parameters.readUInt16BE(0);
         const count = parameters.readUInt16BE(2);
-        if (count === 0 || first + count > state.settings.capacity) return reply(Code.badPage);
+        if (count === 0 || first + count > state.settings.capacity) return reply(Code.deleteFailed);
         for (let page = first; page < first + count; page++) state.library.delete(page);
         return OK;
       }),

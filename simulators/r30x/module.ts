@@ -10,7 +10,9 @@ import { PID_ACK, PID_COMMAND, PID_DATA, PID_END_OF_DATA, PacketReader, encodePa
 export interface MockR30xModuleOptions extends Partial<R30xModuleSettings> {
   /**
    * Send 0x55 whenever a host link opens, as an R503 does after power-up
-   * (R503 manual V1.2.2, HandShake). Clients must skip it as noise.
+   * (R503 manual V1.2.2, HandShake). Clients must skip it as noise. On a
+   * serial device it goes out when the simulator opens its end, so a host
+   * that opens the other end later may never see it, as with real power-up.
    */
   announceReady?: boolean;
 }
@@ -76,6 +78,11 @@ export class MockR30xModule extends EventEmitter<MockR30xModuleEvents> {
   /** Adds a behaviour in front of all others. */
   defineBehavior(behavior: R30xBehavior): void {
     this.behaviors.unshift(behavior);
+  }
+
+  /** Host links open now: TCP connections and served serial ports. */
+  get hostLinks(): number {
+    return this.connections.size;
   }
 
   /** How many commands with this instruction code have arrived. */

@@ -48,6 +48,7 @@ export class SimConnection {
   /** Bytes a client announced with PREPARE_DATA and sent with DATA. */
   upload: { size: number; parts: Buffer[] } | null = null;
   closed = false;
+  private inbox: Promise<void> = Promise.resolve();
   private outbound: Promise<void> = Promise.resolve();
   private lastWriteAt = 0;
   private lastEventAt = 0;
@@ -55,11 +56,15 @@ export class SimConnection {
 
   constructor(
     readonly transport: Transport,
-    readonly peer: string,
     private readonly pipe: ClientPipe,
     private readonly pacing: PacingSettings,
     private readonly faults: ZkFaultSwitches,
   ) {}
+
+  /** Handles requests one at a time in arrival order; replies queue in the same order. */
+  serve(handle: () => Promise<void>, onError: (error: Error) => void): void {
+    this.inbox = this.inbox.then(handle).catch(onError);
+  }
 
   /** Ends the session once the current replies are written (CMD_EXIT). */
   endAfterReplies(): void {

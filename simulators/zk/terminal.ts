@@ -10,13 +10,14 @@ import {
   attendanceEvent,
   dateOf,
   readBody,
-  RequestStream,
+  PacketStream,
   wallClockOf,
   type SimRecord,
   type SimTemplate,
   type SimUser,
   type Transport,
   type WallClock,
+  type WirePacket,
 } from './wire.js';
 
 export interface MockZkTerminalOptions {
@@ -54,6 +55,8 @@ export interface Capacity {
 export interface TerminalEvents {
   /** Every request a client sent, before the terminal answers it. */
   request: [request: SimRequest, connection: SimConnection];
+  /** A behaviour threw; a test's own behaviour is the usual suspect. */
+  error: [error: Error];
 }
 
 export interface NewUser {
@@ -296,7 +299,6 @@ export class MockZkTerminal extends EventEmitter<TerminalEvents> {
     socket.setNoDelay(true);
     const connection = new SimConnection(
       'tcp',
-      `${socket.remoteAddress}:${socket.remotePort}`,
       {
         write: (bytes) => void socket.write(bytes),
         end: (abrupt) => (abrupt ? socket.destroy() : socket.end()),
@@ -305,15 +307,12 @@ export class MockZkTerminal extends EventEmitter<TerminalEvents> {
       this.faults,
     );
     this.connections.add(connection);
-    const stream = new RequestStream();
-    let inbox = Promise.resolve();
+    const stream = new PacketStream();
     socket.on('data', (chunk) => {
       const before = stream.badChecksums;
       const packets = stream.feed(chunk);
       this.badChecksums += stream.badChecksums - before;
-      for (const packet of packets) {
-        inbox = inbox.then(() => this.handle(connection, { command: packet.code, session: packet.session, replyId: packet.reply, payload: packet.payload, transport: 'tcp' }));
-      }
+      for (const packet of packets) this.serve(connection, packet);
     });
     // A client that connects and leaves without a word (pyzk's probe, §2.13 rule 2) is fine.
     socket.on('error', () => undefined);
@@ -334,7 +333,6 @@ export class MockZkTerminal extends EventEmitter<TerminalEvents> {
     if (!connection || connection.closed) {
       const created = new SimConnection(
         'udp',
-        key,
         {
           write: (bytes) => socket.send(bytes, peer.port, peer.address),
           end: () => {
@@ -349,7 +347,15 @@ export class MockZkTerminal extends EventEmitter<TerminalEvents> {
       this.udpPeers.set(key, created);
       this.connections.add(created);
     }
-    void this.handle(connection, { command: packet.code, session: packet.session, replyId: packet.reply, payload: packet.payload, transport: 'udp' });
+    this.serve(connection, packet);
+  }
+
+  private serve(connection: SimConnection, packet: WirePacket): void {
+    const request: SimRequest = { command: packet.code, session: packet.session, replyId: packet.reply, payload: packet.payload, transport: connection.transport };
+    connection.serve(
+      () => this.handle(connection, request),
+      (error) => this.emit('error', error),
+    );
   }
 
   private async handle(connection: SimConnection, request: SimRequest): Promise<void> {

@@ -104,10 +104,10 @@ export function readBody(body: Buffer): WirePacket | null {
 }
 
 /**
- * Reassembles client packets from TCP reads: clients may send several in one
- * write (node-zklib's burst of 1504 requests) or one across several.
+ * Reassembles packets from TCP reads: clients may send several in one write
+ * (node-zklib's burst of 1504 requests) or one across several.
  */
-export class RequestStream {
+export class PacketStream {
   private pending = Buffer.alloc(0);
   /** Bytes that were not part of any packet, and packets whose checksum was wrong. */
   skippedBytes = 0;
