@@ -17,9 +17,13 @@ export interface AgentConfig {
   dataDir: string;
   devices: DeviceConfig[];
   uplink: {
-    /** Most events per published batch (1–1000, default 500). */
+    /** Most events per published batch (1–1000, default 1000). */
     batchSize: number;
-    /** Batches published and not yet acknowledged (1–64, default 8). */
+    /**
+     * Batches published and not yet acknowledged (1–64, default 16). Draining
+     * a backlog is bound by the round trip to the hub's commit, so the window,
+     * not the batch size, sets the drain rate (bench/README.md).
+     */
     window: number;
     /** A batch unacknowledged this long (ms) is sent again, with everything after it (default 15000). */
     ackTimeoutMs: number;
@@ -36,7 +40,7 @@ export interface AgentConfig {
 
 export function agentDefaults(): Omit<AgentConfig, 'agentId' | 'campusId' | 'mqttUrl' | 'dataDir' | 'devices'> {
   return {
-    uplink: { batchSize: 500, window: 8, ackTimeoutMs: 15_000, backoffBaseMs: 1_000, backoffCapMs: 60_000, healthIntervalMs: 30_000 },
+    uplink: { batchSize: 1000, window: 16, ackTimeoutMs: 15_000, backoffBaseMs: 1_000, backoffCapMs: 60_000, healthIntervalMs: 30_000 },
     debounceMs: 30_000,
     logLevel: 'info',
   };
