@@ -1,12 +1,12 @@
 import type { DeviceEvent, IdentifyMethod } from '../core/driver.js';
-import { formatZkDateTime, zkDateTimeToDate, type ZkDateTime } from './frames/time.js';
+import { formatWallClock, zkDateTimeToDate, type WallClock } from './frames/time.js';
 
 /** One identification at the terminal, as a log record or a realtime event reports it. */
 export interface ZkPunch {
   userId: string;
   verifyMode: number;
   state: number;
-  time: ZkDateTime;
+  time: WallClock;
 }
 
 export type IdentifiedEvent = Extract<DeviceEvent, { type: 'identified' }>;
@@ -36,7 +36,7 @@ export function identifyMethodOf(verifyMode: number): IdentifyMethod {
  */
 export function zkDeviceKey(serialNumber: string, punch: ZkPunch): string {
   // Serial and user id are device text and may hold the separator.
-  return ['zk', encodeURIComponent(serialNumber), encodeURIComponent(punch.userId), formatZkDateTime(punch.time), punch.verifyMode, punch.state].join('/');
+  return ['zk', encodeURIComponent(serialNumber), encodeURIComponent(punch.userId), formatWallClock(punch.time), punch.verifyMode, punch.state].join('/');
 }
 
 export function identifiedEvent(serialNumber: string, punch: ZkPunch): IdentifiedEvent {

@@ -8,17 +8,9 @@
  * number, so one torn record does not cost the rest of an upload.
  */
 
-/** A reading of the terminal's clock: local wall-clock time with no zone (§3.2). */
-export interface WallClock {
-  year: number;
-  /** 1–12 */
-  month: number;
-  /** 1–31 */
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
+import type { WallClock } from '../core/wallClock.js';
+
+export type { WallClock };
 
 export interface PushQuery {
   /** `SN`: the terminal's serial number; undefined when absent or empty. */

@@ -1,7 +1,7 @@
 import { decodeEach, recordSizeFor } from './buffered.js';
 import { ZkFrameError, requireBytes, requireInteger } from './errors.js';
 import { parseNumericId, readText, view, writeText } from './fields.js';
-import { decodeZkTime, encodeZkTime, type ZkDateTime } from './time.js';
+import { decodeZkTime, encodeZkTime, type WallClock } from './time.js';
 
 /**
  * One attendance log record (§2.9). The layout depends on the firmware:
@@ -23,7 +23,7 @@ export interface ZkAttendance {
   verifyMode: number;
   /** 0 check-in, 1 check-out, 2 break-out, 3 break-in, 4 overtime-in, 5 overtime-out. */
   state: number;
-  time: ZkDateTime;
+  time: WallClock;
 }
 
 export type AttendanceRecordSize = 40 | 16 | 8;

@@ -1,6 +1,6 @@
 import { ZkFrameError, requireInteger } from './errors.js';
 import { readText, view, writeText } from './fields.js';
-import { decodeZkTime6, encodeZkTime6, type ZkDateTime } from './time.js';
+import { decodeZkTime6, encodeZkTime6, type WallClock } from './time.js';
 
 /**
  * EF_ATTLOG realtime event payloads (§2.11), told apart by exact length as
@@ -21,7 +21,7 @@ export interface ZkRealtimeAttendance {
   uid: number | null;
   verifyMode: number;
   state: number;
-  time: ZkDateTime;
+  time: WallClock;
 }
 
 export type RealtimeLayout = 32 | 10;

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ZkFrameError } from './errors.js';
-import type { ZkDateTime } from './time.js';
+import type { WallClock } from './time.js';
 
-export const arbitraryDateTime = (minYear = 2000, maxYear = 2099): fc.Arbitrary<ZkDateTime> =>
+export const arbitraryDateTime = (minYear = 2000, maxYear = 2099): fc.Arbitrary<WallClock> =>
   fc.record({
     year: fc.integer({ min: minYear, max: maxYear }),
     month: fc.integer({ min: 1, max: 12 }),
@@ -45,6 +45,6 @@ export function hex(text: string): Buffer {
   return Buffer.from(text, 'hex');
 }
 
-export function sameWallClock(actual: ZkDateTime, expected: ZkDateTime): void {
+export function sameWallClock(actual: WallClock, expected: WallClock): void {
   assert.deepEqual({ ...actual }, { ...expected });
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { zkVectors } from '../../../fixtures/frames/zk/index.js';
 import { ZkFrameError } from './errors.js';
-import { decodeZkTime, decodeZkTime6, encodeZkTime, encodeZkTime6, formatZkDateTime, zkDateTimeFromDate, zkDateTimeToDate } from './time.js';
+import { decodeZkTime, decodeZkTime6, encodeZkTime, encodeZkTime6, formatWallClock, zkDateTimeFromDate, zkDateTimeToDate } from './time.js';
 import { arbitraryDateTime, decodesOrRejects, hex, sameWallClock } from './testSupport.js';
 
 describe('ZK time encodings', () => {
@@ -53,6 +53,6 @@ describe('ZK time encodings', () => {
     const time = zkDateTimeFromDate(date);
     assert.deepEqual(time, { year: 2024, month: 1, day: 2, hour: 3, minute: 4, second: 5 });
     assert.equal(zkDateTimeToDate(time).getTime(), date.getTime());
-    assert.equal(formatZkDateTime(time), '2024-01-02T03:04:05');
+    assert.equal(formatWallClock(time), '2024-01-02T03:04:05');
   });
 });

@@ -1,32 +1,20 @@
+import type { WallClock } from '../../core/wallClock.js';
 import { ZkFrameError, requireBytes, requireInteger } from './errors.js';
 
-/**
- * A reading of the device's clock. Devices keep local wall-clock time with no
- * zone (§2.6), so this stays a set of fields until someone picks a zone.
- */
-export interface ZkDateTime {
-  year: number;
-  /** 1–12 */
-  month: number;
-  /** 1–31 */
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
+export type { WallClock };
 
 /**
  * Packed u32 "ZK time" (GET_TIME, SET_TIME, log records). Every month counts
  * as 31 days, so the value is not a seconds count:
  *   ((Y % 100) × 12 × 31 + (M − 1) × 31 + (D − 1)) × 86400 + (h × 60 + m) × 60 + s
  */
-export function encodeZkTime(time: ZkDateTime): number {
+export function encodeZkTime(time: WallClock): number {
   validate(time, 2000, 2099);
   const days = (time.year % 100) * 12 * 31 + (time.month - 1) * 31 + (time.day - 1);
   return days * 86_400 + (time.hour * 60 + time.minute) * 60 + time.second;
 }
 
-export function decodeZkTime(value: number): ZkDateTime {
+export function decodeZkTime(value: number): WallClock {
   requireInteger(value, 0, 0xffffffff, 'packed ZK time');
   let rest = value;
   const second = rest % 60;
@@ -42,12 +30,12 @@ export function decodeZkTime(value: number): ZkDateTime {
 }
 
 /** Six bytes `YY MM DD hh mm ss`, year 2000 + YY, used by realtime events. */
-export function encodeZkTime6(time: ZkDateTime): Buffer {
+export function encodeZkTime6(time: WallClock): Buffer {
   validate(time, 2000, 2255);
   return Buffer.from([time.year - 2000, time.month, time.day, time.hour, time.minute, time.second]);
 }
 
-export function decodeZkTime6(bytes: Uint8Array, offset = 0): ZkDateTime {
+export function decodeZkTime6(bytes: Uint8Array, offset = 0): WallClock {
   requireBytes(bytes, offset + 6, 'six-byte ZK time');
   const [year, month, day, hour, minute, second] = bytes.subarray(offset, offset + 6);
   const time = { year: 2000 + year!, month: month!, day: day!, hour: hour!, minute: minute!, second: second! };
@@ -56,7 +44,7 @@ export function decodeZkTime6(bytes: Uint8Array, offset = 0): ZkDateTime {
 }
 
 /** The wall-clock fields of `date` in the host's zone, as public clients send them (§2.13 rule 20). */
-export function zkDateTimeFromDate(date: Date): ZkDateTime {
+export function zkDateTimeFromDate(date: Date): WallClock {
   return {
     year: date.getFullYear(),
     month: date.getMonth() + 1,
@@ -67,17 +55,17 @@ export function zkDateTimeFromDate(date: Date): ZkDateTime {
   };
 }
 
-export function zkDateTimeToDate(time: ZkDateTime): Date {
+export function zkDateTimeToDate(time: WallClock): Date {
   return new Date(time.year, time.month - 1, time.day, time.hour, time.minute, time.second);
 }
 
 /** `2024-01-02T03:04:05`: zone-free, so it reads the same on every host. */
-export function formatZkDateTime(time: ZkDateTime): string {
+export function formatWallClock(time: WallClock): string {
   const two = (value: number) => String(value).padStart(2, '0');
   return `${time.year}-${two(time.month)}-${two(time.day)}T${two(time.hour)}:${two(time.minute)}:${two(time.second)}`;
 }
 
-function validate(time: ZkDateTime, minYear: number, maxYear: number): void {
+function validate(time: WallClock, minYear: number, maxYear: number): void {
   try {
     requireInteger(time.year, minYear, maxYear, 'year');
     requireInteger(time.month, 1, 12, 'month');
@@ -86,7 +74,7 @@ function validate(time: ZkDateTime, minYear: number, maxYear: number): void {
     requireInteger(time.minute, 0, 59, 'minute');
     requireInteger(time.second, 0, 59, 'second');
   } catch (error) {
-    if (error instanceof ZkFrameError) throw new ZkFrameError('range', `${formatZkDateTime(time)}: ${error.message}`);
+    if (error instanceof ZkFrameError) throw new ZkFrameError('range', `${formatWallClock(time)}: ${error.message}`);
     throw error;
   }
 }
