@@ -4,6 +4,7 @@
  */
 const BENCHMARKS: Record<string, () => Promise<{ run(args: string[]): Promise<unknown> }>> = {
   ingest: () => import('./ingest.js'),
+  'zk-logs': () => import('./zkLogs.js'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -119,7 +119,20 @@ test('a repeatable option collects every value, and positionals come through in 
   const { args } = parsed(parseCommandLine(['agent', '--device', 'qr:door-1=tcp://a:1', '--device', 'qr:door-2=tcp://b:2'], {}));
   assert.deepEqual(args.values.device, ['qr:door-1=tcp://a:1', 'qr:door-2=tcp://b:2']);
   assert.deepEqual(parsed(parseCommandLine(['sim', 'qr', '--ack'], {})).args, {
-    values: { host: '127.0.0.1', port: '7001', serial: undefined, codes: undefined, 'interval-ms': '1000', count: undefined, ack: true },
+    values: {
+      host: '127.0.0.1',
+      port: undefined,
+      serial: undefined,
+      codes: undefined,
+      'interval-ms': '1000',
+      count: undefined,
+      ack: true,
+      users: undefined,
+      'punch-interval-ms': undefined,
+      'hub-url': undefined,
+      enrolled: undefined,
+      'touch-interval-ms': undefined,
+    },
     positionals: ['qr'],
   });
 });
@@ -143,7 +156,7 @@ test('an unknown command suggests the closest command name, or lists them all wh
   assert.match(errorOf(parseCommandLine(['migrat'], {})), /Did you mean `campushub migrate`\?/);
   assert.match(errorOf(parseCommandLine(['help', 'agnet'], {})), /Did you mean `campushub agent`\?/);
   const far = errorOf(parseCommandLine(['xyzzy'], {}));
-  assert.match(far, /Commands: hub, agent, sim, demo, migrate\./);
+  assert.ok(far.includes(`Commands: ${COMMANDS.map((command) => command.name).join(', ')}.`), far);
   assert.match(far, /campushub --help/);
 });
 

@@ -1,9 +1,10 @@
 import { agentCommand } from './agent.js';
 import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
+import { deviceCommand } from './device.js';
 import { hubCommand } from './hub.js';
 import { migrateCommand } from './migrate.js';
 import { simCommand } from './sim.js';
 
 /** Every `campushub` subcommand, in the order --help lists them. */
-export const COMMANDS: readonly Command[] = [hubCommand, agentCommand, simCommand, demoCommand, migrateCommand];
+export const COMMANDS: readonly Command[] = [hubCommand, agentCommand, simCommand, deviceCommand, demoCommand, migrateCommand];
