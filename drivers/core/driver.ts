@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import type { DeviceCommands } from './commands.js';
 import type { LinkStats } from './linkStats.js';
 
 /**
@@ -62,6 +63,8 @@ export interface DeviceDriver extends EventEmitter<DriverEvents> {
   /** Driver family, e.g. `qr-line`, `zk`. */
   readonly kind: string;
   readonly capabilities: DriverCapabilities;
+  /** The device's commands; a group is present exactly when its capability flag is true (commands.ts). */
+  readonly commands: DeviceCommands;
   readonly state: ConnectionState;
   /** A frozen snapshot of the link counters. */
   stats(): LinkStats;

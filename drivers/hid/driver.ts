@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
+import { linkInfoCommands, type DeviceCommands } from '../core/commands.js';
 import { NO_CAPABILITIES, type ConnectionState, type DeviceDriver, type DriverCapabilities, type DriverEvents, type EventSink } from '../core/driver.js';
 import { hidLinkFactory, type HidDeviceOpener, type HidLinkOptions } from '../core/hid.js';
 import { LinkStatsRecorder, type LinkStats } from '../core/linkStats.js';
 import { LinkSupervisor, type BackoffOptions, type Timers } from '../core/reconnect.js';
-import { TransportUrlError, parseTransportUrl } from '../core/transportUrl.js';
+import { TransportUrlError, parseTransportUrl, type TransportUrl } from '../core/transportUrl.js';
 import { QrLineSession } from '../qr/session.js';
 import { createKeyboardDecoder, createPosDecoder, type KeyboardScan, type PosScan, type ReportDecoder } from './codec.js';
 import { parseHidScannerOptions, type HidScannerOptions } from './options.js';
@@ -41,7 +42,7 @@ export function createHidScannerDriver(url: string, options: HidScannerDriverOpt
   if (transport.scheme !== 'hid') throw new TransportUrlError(`${url}: a HID scanner is addressed as hid://vid:pid[/serial]; serial and TCP readers are kind qr`);
   const scannerOptions = parseHidScannerOptions(transport);
   const device = { vendorId: transport.vendorId, productId: transport.productId, serialNumber: transport.serialNumber };
-  return new HidScannerDriver(device, scannerOptions, options);
+  return new HidScannerDriver(transport, device, scannerOptions, options);
 }
 
 type HidDeviceIds = Pick<HidLinkOptions, 'vendorId' | 'productId' | 'serialNumber'>;
@@ -49,6 +50,7 @@ type HidDeviceIds = Pick<HidLinkOptions, 'vendorId' | 'productId' | 'serialNumbe
 class HidScannerDriver extends EventEmitter<DriverEvents> implements DeviceDriver {
   readonly kind = 'hid-scanner';
   readonly capabilities: DriverCapabilities = Object.freeze({ ...NO_CAPABILITIES, scan: true });
+  readonly commands: DeviceCommands;
   private readonly recorder = new LinkStatsRecorder();
   private readonly log: Logger;
   private supervisor: LinkSupervisor | undefined;
@@ -56,12 +58,14 @@ class HidScannerDriver extends EventEmitter<DriverEvents> implements DeviceDrive
   private closed = false;
 
   constructor(
+    transport: TransportUrl,
     private readonly device: HidDeviceIds,
     private readonly scannerOptions: HidScannerOptions,
     private readonly driverOptions: HidScannerDriverOptions,
   ) {
     super();
     this.log = (driverOptions.logger ?? pino({ level: 'silent' })).child({ ns: 'driver:hid' });
+    this.commands = linkInfoCommands(this.kind, transport);
   }
 
   get state(): ConnectionState {

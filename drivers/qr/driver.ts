@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
+import { linkInfoCommands, type DeviceCommands } from '../core/commands.js';
 import { NO_CAPABILITIES, type ConnectionState, type DeviceDriver, type DriverCapabilities, type DriverEvents, type EventSink } from '../core/driver.js';
 import type { ByteLinkFactory } from '../core/link.js';
 import { createLinkFactory, type LinkFactoryOptions } from '../core/linkFactory.js';
 import { LinkStatsRecorder, type LinkStats } from '../core/linkStats.js';
 import { LinkSupervisor, type BackoffOptions, type Timers } from '../core/reconnect.js';
-import { parseTransportUrl } from '../core/transportUrl.js';
+import { parseTransportUrl, type TransportUrl } from '../core/transportUrl.js';
 import { parseQrLineOptions, type QrLineOptions } from './options.js';
 import { QrLineSession } from './session.js';
 
@@ -29,12 +30,13 @@ export interface QrLineDriverOptions {
 export function createQrLineDriver(url: string, options: QrLineDriverOptions = {}): DeviceDriver {
   const transport = parseTransportUrl(url);
   const qrOptions = parseQrLineOptions(transport);
-  return new QrLineDriver(qrOptions, createLinkFactory(transport, options.link), options);
+  return new QrLineDriver(transport, qrOptions, createLinkFactory(transport, options.link), options);
 }
 
 class QrLineDriver extends EventEmitter<DriverEvents> implements DeviceDriver {
   readonly kind = 'qr-line';
   readonly capabilities: DriverCapabilities;
+  readonly commands: DeviceCommands;
   private readonly recorder = new LinkStatsRecorder();
   private readonly log: Logger;
   private supervisor: LinkSupervisor | undefined;
@@ -42,12 +44,14 @@ class QrLineDriver extends EventEmitter<DriverEvents> implements DeviceDriver {
   private closed = false;
 
   constructor(
+    transport: TransportUrl,
     private readonly qrOptions: QrLineOptions,
     private readonly factory: ByteLinkFactory,
     private readonly driverOptions: QrLineDriverOptions,
   ) {
     super();
     this.capabilities = Object.freeze({ ...NO_CAPABILITIES, scan: true, acknowledgedDelivery: qrOptions.ackMode });
+    this.commands = linkInfoCommands(this.kind, transport);
     this.log = (driverOptions.logger ?? pino({ level: 'silent' })).child({ ns: 'driver:qr' });
   }
 

@@ -350,3 +350,35 @@ describe('R30x driver lifecycle and options', () => {
     await waitFor(() => events.length === 1, { message: 'an identification after the reopen' });
   });
 });
+
+describe('R30x commands in vendor-neutral terms: a subject is a library slot', () => {
+  test('describe the module and list, move and delete templates by slot', async (t) => {
+    const { module, url } = await startModule(t, 'tcp', { capacity: 300 });
+    for (const slot of [0, 2]) module.enroll(slot, 100 + slot);
+    const { driver } = await openDriver(t, url);
+    const { commands } = driver;
+    const info = await commands.getInfo();
+    assert.deepEqual({ model: info.model, capacity: info.details.capacity, templates: info.details.templates }, { model: 'generic', capacity: 300, templates: 2 });
+    assert.deepEqual(await commands.listTemplates!(), [
+      { subject: '0', finger: 0, details: {} },
+      { subject: '2', finger: 0, details: {} },
+    ]);
+    const template = await commands.downloadTemplate!({ subject: '2', finger: 0 });
+    assert.deepEqual(template, module.state.library.get(2));
+    await commands.uploadTemplate!({ subject: '7', finger: 0 }, template!);
+    assert.deepEqual(module.state.library.get(7), template);
+    await commands.deleteTemplate!({ subject: '2', finger: 0 });
+    assert.equal(await commands.downloadTemplate!({ subject: '2', finger: 0 }), null);
+    await assert.rejects(commands.downloadTemplate!({ subject: 'Asha', finger: 0 }), RangeError);
+    await assert.rejects(commands.deleteTemplate!({ subject: '0', finger: 1 }), RangeError);
+  });
+
+  test('enrol a finger at the slot named by the subject', async (t) => {
+    const { module, url } = await startModule(t, 'tcp');
+    const { driver } = await openDriver(t, url);
+    const enrolled = driver.commands.enroll!('5');
+    await presentFingerTwice(module, 7);
+    await enrolled;
+    assert.deepEqual([...module.state.library.keys()], [5]);
+  });
+});

@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
+import type { DeviceCommands } from '../core/commands.js';
 import { NO_CAPABILITIES, type ConnectionState, type DeviceDriver, type DriverCapabilities, type DriverEvents, type EventSink } from '../core/driver.js';
 import type { ByteLink, ByteLinkFactory } from '../core/link.js';
 import { createLinkFactory, type LinkFactoryOptions } from '../core/linkFactory.js';
 import { LinkStatsRecorder, type LinkStats } from '../core/linkStats.js';
 import { LinkSupervisor, type BackoffOptions, type Timers } from '../core/reconnect.js';
 import { parseTransportUrl, type TransportUrl } from '../core/transportUrl.js';
+import { r30xCommands } from './commands.js';
 import { R30xClosedError, R30xCommandError, R30xLinkLostError, R30xNoReplyError } from './errors.js';
 import type { R30xSystemParameters } from './frames/replies.js';
 import * as operations from './operations.js';
@@ -94,6 +96,7 @@ interface ReadyModule {
 class R30xDriverImpl extends EventEmitter<DriverEvents> implements R30xDriver {
   readonly kind = 'r30x';
   readonly capabilities: DriverCapabilities = Object.freeze({ ...NO_CAPABILITIES, identify: true, templates: true, enroll: true });
+  readonly commands: DeviceCommands;
   private readonly recorder = new LinkStatsRecorder();
   private readonly log: Logger;
   private readonly quirks: R30xQuirks;
@@ -117,6 +120,7 @@ class R30xDriverImpl extends EventEmitter<DriverEvents> implements R30xDriver {
   ) {
     super();
     this.quirks = quirksOf(options.model);
+    this.commands = r30xCommands(this, options.model);
     this.log = (driverOptions.logger ?? pino({ level: 'silent' })).child({ ns: 'driver:r30x' });
   }
 

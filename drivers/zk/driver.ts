@@ -1,9 +1,11 @@
 import { EventEmitter, once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
+import type { DeviceCommands } from '../core/commands.js';
 import type { ConnectionState, DeviceDriver, DriverCapabilities, DriverEvents, EventSink, IdentifyMethod } from '../core/driver.js';
 import { LinkStatsRecorder, type LinkStats } from '../core/linkStats.js';
 import { parseTransportUrl } from '../core/transportUrl.js';
+import { zkCommands } from './commands.js';
 import { ZkAuthError, ZkDeviceError, ZkNotOpenError, ZkTimeoutError } from './errors.js';
 import { identifiedEvent, identifyMethodOf, zkDeviceKey, type IdentifiedEvent } from './events.js';
 import { decodeAttendances, type ZkAttendance } from './frames/attendance.js';
@@ -104,6 +106,7 @@ export function createZkDriver(url: string, options: ZkDriverOptions = {}): ZkDr
 class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
   readonly kind = 'zk';
   readonly capabilities: DriverCapabilities;
+  readonly commands: DeviceCommands = zkCommands(this);
   state: ConnectionState = 'closed';
   private readonly recorder = new LinkStatsRecorder();
   private readonly log: Logger;

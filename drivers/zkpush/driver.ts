@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
+import type { DeviceCommands } from '../core/commands.js';
 import { NO_CAPABILITIES, type ConnectionState, type DeviceDriver, type DriverCapabilities, type DriverEvents, type EventSink } from '../core/driver.js';
 import { LinkStatsRecorder, type LinkStats } from '../core/linkStats.js';
 import type { Timers } from '../core/reconnect.js';
@@ -48,6 +49,20 @@ const NEVER_OPENED = new LinkStatsRecorder();
 class PushDriver extends EventEmitter<DriverEvents> implements ZkPushDriver {
   readonly kind = 'zk-push';
   readonly capabilities: DriverCapabilities = Object.freeze({ ...NO_CAPABILITIES, identify: true, acknowledgedDelivery: true });
+  /** Commands reach a push terminal only on its next poll, by serial number (queueCommand); none fit the one-device interface. */
+  readonly commands: DeviceCommands = {
+    getInfo: async () => {
+      const address = this.address();
+      const refused = this.unknownTerminals().map((terminal) => `${terminal.serial} from ${terminal.remoteAddress}`);
+      return {
+        details: {
+          listening: address ? `http://${address.address}:${address.port}` : 'not yet',
+          allowedTerminals: this.pushOptions.serials.join(', '),
+          refusedTerminals: refused.join(', ') || 'none so far',
+        },
+      };
+    },
+  };
   private receiver: ZkPushReceiver | undefined;
   private current: ConnectionState = 'closed';
   private closed = false;
