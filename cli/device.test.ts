@@ -58,7 +58,7 @@ interface InfoDocument {
   device: { kind: string; url: string };
   state: string;
   capabilities: Record<string, boolean>;
-  details: { serialNumber: string; counts: { users: number } };
+  details: { serialNumber: string; users: number };
   link: { rxFrames: number; lastSeenAt: string | null };
 }
 
@@ -72,7 +72,8 @@ test('device info shows the terminal\'s identity, capabilities and link counters
   assert.match(text.stdout, /^Driver +zk, ready$/m);
   assert.match(text.stdout, /^Capabilities +identify, users, templates, logs, clearLogs, time, enableDisable, acknowledgedDelivery$/m);
   assert.match(text.stdout, /^Serial number +CLI-TEST-01$/m);
-  assert.match(text.stdout, /^Users +2 of 3000$/m);
+  assert.match(text.stdout, /^Users +2$/m);
+  assert.match(text.stdout, /^User capacity +3000$/m);
   assert.match(text.stdout, /^Link problems +none$/m);
   const valueColumns = new Set(text.stdout.split('\n').filter((line) => line.trim() !== '').map((line) => /^\S+(?: \S+)* {2,}/.exec(line)?.[0].length));
   assert.equal(valueColumns.size, 1, `every value starts in one column:\n${text.stdout}`);
@@ -84,7 +85,7 @@ test('device info shows the terminal\'s identity, capabilities and link counters
   assert.equal(info.capabilities.users, true);
   assert.equal(info.capabilities.scan, false);
   assert.equal(info.details.serialNumber, 'CLI-TEST-01');
-  assert.equal(info.details.counts.users, 2);
+  assert.equal(info.details.users, 2);
   assert.ok(info.link.rxFrames > 0 && typeof info.link.lastSeenAt === 'string', JSON.stringify(info.link));
 });
 
@@ -95,9 +96,9 @@ test('device users lists the users in aligned columns and as JSON, and never sho
 
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^2 users on zk:tcp:/);
-  assert.deepEqual(tableRows(text.stdout, ['UID', 'USER ID', 'NAME', 'ROLE', 'CARD', 'GROUP']), [
-    ['1', '2025CS001', 'Asha Rao', 'user', '-', '1'],
-    ['2', '2025EC001', 'Vikram Iyer', 'admin', '4711', '1'],
+  assert.deepEqual(tableRows(text.stdout, ['USER ID', 'NAME', 'UID', 'ROLE', 'CARD', 'GROUP', 'HAS PASSWORD']), [
+    ['2025CS001', 'Asha Rao', '1', 'user', '0', '1', 'yes'],
+    ['2025EC001', 'Vikram Iyer', '2', 'admin', '4711', '1', 'no'],
   ]);
   assert.doesNotMatch(text.stdout, /1234/);
 
@@ -125,13 +126,13 @@ test('device logs shows how many records there are and each of them, and --since
 
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^3 records in the log of zk:tcp:/);
-  const rows = tableRows(text.stdout, ['TIME', 'USER ID', 'METHOD', 'STATE']);
+  const rows = tableRows(text.stdout, ['TIME', 'SUBJECT', 'METHOD', 'UID', 'VERIFY MODE', 'STATE']);
   assert.equal(rows.length, 3);
-  assert.deepEqual(rows.map(([, userId]) => userId), ['2025CS001', '2025EC001', '2025CS001']);
+  assert.deepEqual(rows.map(([, subject]) => subject), ['2025CS001', '2025EC001', '2025CS001']);
   assert.ok(rows.every(([time]) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(time!)), JSON.stringify(rows));
 
   assert.equal(json.code, 0, json.stderr);
-  const log = JSON.parse(json.stdout) as { total: number; count: number; records: { userId: string; deviceTime: string; deviceKey: string }[] };
+  const log = JSON.parse(json.stdout) as { total: number; count: number; records: { subject: string; deviceTime: string; deviceKey: string }[] };
   assert.equal(log.total, 3);
   assert.equal(log.count, 2);
   assert.ok(log.records.every((record) => Date.parse(record.deviceTime) >= since.getTime() - 1_000 && record.deviceKey.startsWith('zk/CLI-TEST-01/')));
@@ -153,6 +154,16 @@ test('device time compares the device clock with this host\'s, and --set now put
   assert.ok(Math.abs(clock.offsetMs) < 2_000, `offset ${clock.offsetMs} ms after --set now`);
   assert.ok(Math.abs(Date.parse(clock.set) - Date.now()) < 10_000);
   assert.ok(Math.abs(dateOf(terminal.now()).getTime() - Date.now()) < 2_000, 'the terminal keeps the new time');
+});
+
+test('device templates lists each template by subject and finger, with what the driver tells about it', { timeout: 20_000 }, async (t) => {
+  const terminal = await startTerminal(t);
+  terminal.putTemplate({ uid: 2, finger: 6, flag: 1, data: Buffer.alloc(600, 0xa5) });
+  const text = await campushub(['device', 'templates', `zk:${terminal.url()}`]);
+
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^1 template on zk:tcp:/);
+  assert.deepEqual(tableRows(text.stdout, ['SUBJECT', 'FINGER', 'UID', 'FLAG', 'BYTES']), [['2025EC001', '6', '2', 'valid', '600']]);
 });
 
 test('device watch --count 2 --json prints one JSON line per punch and exits after the second', { timeout: 20_000 }, async (t) => {

@@ -1,10 +1,15 @@
 import { once } from 'node:events';
+import {
+  UnsupportedCommandError,
+  capabilityNames,
+  requireCommand,
+  type DeviceDetails,
+  type DeviceInfo,
+  type OptionalCommandName,
+} from '../../drivers/core/commands.js';
 import type { DeviceDriver, DeviceEvent, DriverCapabilities, EventSink } from '../../drivers/core/driver.js';
 import type { LinkStats } from '../../drivers/core/linkStats.js';
 import { DRIVER_KINDS, createDriver } from '../../drivers/index.js';
-import type { R30xDriver } from '../../drivers/r30x/driver.js';
-import type { ZkDriver } from '../../drivers/zk/driver.js';
-import type { ZkPushDriver } from '../../drivers/zkpush/driver.js';
 import type { ParsedArgs } from '../commands/command.js';
 import { DEVICE_ACTIONS } from '../commands/device.js';
 import { USAGE_EXIT_CODE, closestName } from '../dispatch.js';
@@ -33,14 +38,17 @@ type Fields = [label: string, value: string][];
 const CLOSE_GRACE_MS = 1_000;
 const URL_ERRORS = new Set(['TransportUrlError', 'UnsupportedTransportError']);
 
-const REQUIREMENTS: Record<DeviceAction, { doing: string; anyOf: (keyof DriverCapabilities)[] }> = {
-  info: { doing: 'describe itself', anyOf: [] },
-  users: { doing: 'list its users', anyOf: ['users'] },
-  logs: { doing: 'hand over its attendance log', anyOf: ['logs'] },
-  time: { doing: 'tell or set its clock', anyOf: ['time'] },
-  templates: { doing: 'list its templates', anyOf: ['templates'] },
-  watch: { doing: 'report taps or scans', anyOf: ['identify', 'scan'] },
+/** What each action does, in words for messages, and the command it needs; info needs only getInfo, which every driver has. */
+const REQUIREMENTS: Record<DeviceAction, { doing: string; command?: OptionalCommandName }> = {
+  info: { doing: 'describe itself' },
+  users: { doing: 'list its users', command: 'listUsers' },
+  logs: { doing: 'hand over its attendance log', command: 'readLogs' },
+  time: { doing: 'tell or set its clock', command: 'getTime' },
+  templates: { doing: 'list its templates', command: 'listTemplates' },
+  watch: { doing: 'report taps or scans' },
 };
+/** Watching needs events, not a command: either kind of event will do. */
+const WATCHED_EVENTS: (keyof DriverCapabilities)[] = ['identify', 'scan'];
 
 /** Options that only mean something to one action; given to another, they are a mistake worth pointing out. */
 const ACTION_OPTIONS: Record<string, DeviceAction> = { since: 'logs', set: 'time', count: 'watch' };
@@ -127,16 +135,20 @@ async function driverFor(target: Target): Promise<DeviceDriver> {
 }
 
 function missingCapability(driver: DeviceDriver, action: DeviceAction, target: Target): string | undefined {
-  const { doing, anyOf } = REQUIREMENTS[action];
-  if (anyOf.length === 0 || anyOf.some((capability) => driver.capabilities[capability])) return undefined;
-  const lacks = anyOf.length === 1 ? `lacks the "${anyOf[0]}" capability` : `has none of the capabilities ${anyOf.map((name) => `"${name}"`).join(', ')}`;
-  return `${target.name} cannot ${doing}: its driver (${driver.kind}) ${lacks} (its capabilities: ${capabilityNames(driver.capabilities).join(', ') || 'none'})`;
-}
-
-function capabilityNames(capabilities: DriverCapabilities): string[] {
-  return Object.entries(capabilities)
-    .filter(([, present]) => present)
-    .map(([name]) => name);
+  const { doing, command } = REQUIREMENTS[action];
+  const cannot = `${target.name} cannot ${doing}`;
+  if (action === 'watch') {
+    if (WATCHED_EVENTS.some((capability) => driver.capabilities[capability])) return undefined;
+    const names = WATCHED_EVENTS.map((name) => `"${name}"`).join(', ');
+    return `${cannot}: its driver (${driver.kind}) has none of the capabilities ${names} (its capabilities: ${capabilityNames(driver.capabilities).join(', ') || 'none'})`;
+  }
+  try {
+    if (command) requireCommand(driver, command);
+    return undefined;
+  } catch (error) {
+    if (error instanceof UnsupportedCommandError) return `${cannot}: ${error.reason}`;
+    throw error;
+  }
 }
 
 /** Outside `watch` every event is refused, so that the device keeps it (or sends it again) for the agent. */
@@ -193,31 +205,23 @@ function runAction(action: Exclude<DeviceAction, 'watch'>, driver: DeviceDriver,
     case 'info':
       return infoReport(driver, target);
     case 'users':
-      return usersReport(zkDriver(driver, action), target);
+      return usersReport(driver, target);
     case 'logs':
-      return logsReport(zkDriver(driver, action), target, options.since);
+      return logsReport(driver, target, options.since);
     case 'time':
-      return timeReport(zkDriver(driver, action), target, options.setTo);
+      return timeReport(driver, target, options.setTo);
     case 'templates':
-      if (isR30x(driver)) return r30xTemplatesReport(driver, target);
-      return zkTemplatesReport(zkDriver(driver, action), target);
+      return templatesReport(driver, target);
   }
 }
 
-const isZk = (driver: DeviceDriver): driver is ZkDriver => driver.kind === 'zk';
-const isR30x = (driver: DeviceDriver): driver is R30xDriver => driver.kind === 'r30x';
-const isZkPush = (driver: DeviceDriver): driver is ZkPushDriver => driver.kind === 'zk-push';
-
-/** The ZK driver is the only one with users, logs and clock commands; a new driver claiming them needs its own case here. */
-function zkDriver(driver: DeviceDriver, action: DeviceAction): ZkDriver {
-  if (isZk(driver)) return driver;
-  throw new Error(`the ${driver.kind} driver claims the capability for \`device ${action}\`, but campushub device does not know its command yet`);
-}
-
 async function infoReport(driver: DeviceDriver, target: Target): Promise<Report> {
-  const details = await deviceDetails(driver);
+  const { details, ...identity } = await driver.commands.getInfo();
   const stats = driver.stats();
   const capabilities = capabilityNames(driver.capabilities);
+  const identityFields = (Object.keys(IDENTITY_LABELS) as (keyof typeof IDENTITY_LABELS)[])
+    .filter((key) => identity[key] !== undefined)
+    .map((key): [string, string] => [IDENTITY_LABELS[key], identity[key]!]);
   return {
     text: fieldsText([
       [
@@ -225,59 +229,14 @@ async function infoReport(driver: DeviceDriver, target: Target): Promise<Report>
         ['Driver', `${driver.kind}, ${driver.state}`],
         ['Capabilities', capabilities.join(', ') || 'none'],
       ],
-      details.fields,
+      [...identityFields, ...Object.entries(details).map(([key, value]): [string, string] => [labelOf(key), detailText(value)])],
       linkFields(stats),
     ]),
-    json: { device: deviceJson(target), driver: driver.kind, state: driver.state, capabilities: driver.capabilities, details: details.json, link: stats },
+    json: { device: deviceJson(target), driver: driver.kind, state: driver.state, capabilities: driver.capabilities, details: { ...identity, ...details }, link: stats },
   };
 }
 
-async function deviceDetails(driver: DeviceDriver): Promise<{ fields: Fields; json: Record<string, unknown> }> {
-  if (isZk(driver)) {
-    const info = await driver.getInfo();
-    const sizes = await driver.getFreeSizes();
-    const fields: Fields = [
-      ['Serial number', info.serialNumber ?? '-'],
-      ['Name', info.deviceName ?? '-'],
-      ['Platform', info.platform ?? '-'],
-      ['Vendor', info.vendor ?? '-'],
-      ['MAC address', info.macAddress ?? '-'],
-      ['Firmware', info.firmwareVersion],
-      ['Users', `${sizes.users} of ${sizes.userCapacity}`],
-      ['Templates', `${sizes.templates} of ${sizes.templateCapacity}`],
-      ['Log records', `${sizes.records} of ${sizes.recordCapacity}`],
-    ];
-    if (sizes.faceCapacity > 0) fields.push(['Faces', `${sizes.faces} of ${sizes.faceCapacity}`]);
-    return { fields, json: { ...info, counts: sizes } };
-  }
-  if (isR30x(driver)) {
-    const parameters = await driver.systemParameters();
-    const templateCount = await driver.templateCount();
-    return {
-      fields: [
-        ['Library', `${plural(templateCount, 'slot')} of ${parameters.capacity} hold a template`],
-        ['Security level', String(parameters.securityLevel)],
-        ['Packet size', `${parameters.packetSize} bytes`],
-        ['Baud rate', String(parameters.baudRate)],
-        ['Address', `0x${parameters.address.toString(16).toUpperCase().padStart(8, '0')}`],
-        ['System id', String(parameters.systemId)],
-      ],
-      json: { systemParameters: parameters, templateCount },
-    };
-  }
-  if (isZkPush(driver)) {
-    const address = driver.address();
-    const unknown = driver.unknownTerminals();
-    return {
-      fields: [
-        ['Listening', address ? `http://${address.address}:${address.port} (terminals push here)` : '-'],
-        ['Refused terminals', unknown.map((terminal) => `${terminal.serial} from ${terminal.remoteAddress}`).join(', ') || 'none so far'],
-      ],
-      json: { listening: address ?? null, unknownTerminals: unknown },
-    };
-  }
-  return { fields: [], json: {} };
-}
+const IDENTITY_LABELS: Record<Exclude<keyof DeviceInfo, 'details'>, string> = { serialNumber: 'Serial number', model: 'Model', firmware: 'Firmware' };
 
 function linkFields(stats: LinkStats): Fields {
   const problems = (
@@ -299,60 +258,46 @@ function linkFields(stats: LinkStats): Fields {
   ];
 }
 
-/** ZK privilege: bit 0 disabled, bits 1–3 the level. */
-const ZK_ROLES = new Map([
-  [0, 'user'],
-  [1, 'enroller'],
-  [3, 'admin'],
-  [7, 'super admin'],
-]);
-
-function roleOf(privilege: number): string {
-  const level = (privilege >> 1) & 0b111;
-  const role = ZK_ROLES.get(level) ?? `level ${level}`;
-  return privilege & 1 ? `${role} (disabled)` : role;
-}
-
-async function usersReport(driver: ZkDriver, target: Target): Promise<Report> {
-  const users = await driver.listUsers();
-  const rows = users.map((user) => [String(user.uid), user.userId, user.name || '-', roleOf(user.privilege), user.card ? String(user.card) : '-', user.groupId || '-']);
+async function usersReport(driver: DeviceDriver, target: Target): Promise<Report> {
+  const users = await requireCommand(driver, 'listUsers').listUsers();
+  const columns = detailColumns(users);
+  const rows = users.map((user) => [user.userId, user.name || '-', ...detailCells(user.details, columns)]);
   return {
-    text: listText(`${plural(users.length, 'user')} on ${target.name}`, ['UID', 'USER ID', 'NAME', 'ROLE', 'CARD', 'GROUP'], rows),
-    // Passwords stay on the device; the listing says only whether one is set.
+    text: listText(`${plural(users.length, 'user')} on ${target.name}`, ['USER ID', 'NAME', ...columns.map(headerOf)], rows),
     json: {
       device: deviceJson(target),
       count: users.length,
-      users: users.map(({ password, ...user }) => ({ ...user, role: roleOf(user.privilege), hasPassword: password !== '' })),
+      users: users.map(({ userId, name, details }) => ({ ...details, userId, name })),
     },
   };
 }
 
-const PUNCH_STATES = ['check-in', 'check-out', 'break-out', 'break-in', 'overtime-in', 'overtime-out'];
-
-async function logsReport(driver: ZkDriver, target: Target, since: Date | undefined): Promise<Report> {
-  const log = await driver.readLogs();
-  const records = since ? log.filter((record) => record.deviceTime >= since) : log;
+async function logsReport(driver: DeviceDriver, target: Target, since: Date | undefined): Promise<Report> {
+  const log = await requireCommand(driver, 'readLogs').readLogs();
+  // A record without a device time cannot be placed after --since, so it is left out with the older ones.
+  const records = since ? log.filter((record) => record.deviceTime !== null && record.deviceTime >= since) : log;
   const heading = since
     ? `${plural(records.length, 'record')} from ${formatTime(since)} on, of ${log.length} in the log of ${target.name}`
     : `${plural(records.length, 'record')} in the log of ${target.name}`;
-  const rows = records.map((record) => [formatTime(record.deviceTime), record.userId, record.method, PUNCH_STATES[record.state] ?? `state ${record.state}`]);
+  const columns = detailColumns(records);
+  const rows = records.map((record) => [record.deviceTime ? formatTime(record.deviceTime) : '-', record.subject, record.method, ...detailCells(record.details, columns)]);
   return {
-    text: listText(heading, ['TIME', 'USER ID', 'METHOD', 'STATE'], rows),
+    text: listText(heading, ['TIME', 'SUBJECT', 'METHOD', ...columns.map(headerOf)], rows),
     json: {
       device: deviceJson(target),
       since: since ?? null,
       total: log.length,
       count: records.length,
-      records: records.map(({ uid, userId, deviceTime, method, verifyMode, state, deviceKey }) => ({ uid, userId, deviceTime, method, verifyMode, state, deviceKey })),
+      records: records.map(({ details, ...record }) => ({ ...details, ...record })),
     },
   };
 }
 
-async function timeReport(driver: ZkDriver, target: Target, setTo: Date | 'now' | undefined): Promise<Report> {
+async function timeReport(driver: DeviceDriver, target: Target, setTo: Date | 'now' | undefined): Promise<Report> {
   // `now` is taken when the clock is set, not when the command line was read: opening the link takes a while.
   const setTime = setTo === 'now' ? new Date() : setTo;
-  if (setTime) await driver.setTime(setTime);
-  const deviceTime = await driver.getTime();
+  if (setTime) await requireCommand(driver, 'setTime').setTime(setTime);
+  const deviceTime = await requireCommand(driver, 'getTime').getTime();
   const hostTime = new Date();
   const offsetMs = deviceTime.getTime() - hostTime.getTime();
   const fields: Fields = [
@@ -368,38 +313,38 @@ async function timeReport(driver: ZkDriver, target: Target, setTo: Date | 'now' 
   };
 }
 
-const TEMPLATE_FLAGS = new Map([
-  [0, 'invalid'],
-  [1, 'valid'],
-  [3, 'duress'],
-]);
-
-async function zkTemplatesReport(driver: ZkDriver, target: Target): Promise<Report> {
-  const templates = await driver.listTemplates();
-  // Templates name users by the device's internal uid; people know them by user id.
-  const userIds = new Map((await driver.listUsers()).map((user) => [user.uid, user.userId]));
-  const entries = templates.map((template) => ({
-    uid: template.uid,
-    userId: userIds.get(template.uid) ?? null,
-    fingerIndex: template.fingerIndex,
-    flag: TEMPLATE_FLAGS.get(template.flag) ?? `flag ${template.flag}`,
-    bytes: template.template.length,
-  }));
-  const rows = entries.map((entry) => [String(entry.uid), entry.userId ?? '-', String(entry.fingerIndex), entry.flag, String(entry.bytes)]);
+async function templatesReport(driver: DeviceDriver, target: Target): Promise<Report> {
+  const templates = await requireCommand(driver, 'listTemplates').listTemplates();
+  const columns = detailColumns(templates);
+  const rows = templates.map((template) => [template.subject, String(template.finger), ...detailCells(template.details, columns)]);
   return {
-    text: listText(`${plural(templates.length, 'template')} on ${target.name}`, ['UID', 'USER ID', 'FINGER', 'FLAG', 'BYTES'], rows),
-    json: { device: deviceJson(target), count: templates.length, templates: entries },
+    text: listText(`${plural(templates.length, 'template')} on ${target.name}`, ['SUBJECT', 'FINGER', ...columns.map(headerOf)], rows),
+    json: { device: deviceJson(target), count: templates.length, templates: templates.map(({ details, ...template }) => ({ ...details, ...template })) },
   };
 }
 
-async function r30xTemplatesReport(driver: R30xDriver, target: Target): Promise<Report> {
-  const { capacity } = await driver.systemParameters();
-  const slots = await driver.occupiedSlots();
-  const heading = `${plural(slots.length, 'slot')} of ${capacity} on ${target.name} hold a template`;
-  return {
-    text: `${heading}${slots.length > 0 ? `: ${slotRanges(slots)}` : ''}\n`,
-    json: { device: deviceJson(target), count: slots.length, capacity, slots },
-  };
+/** The detail keys of listed items, as columns: every key any item has, in the order they first appear. */
+function detailColumns(items: readonly { details: DeviceDetails }[]): string[] {
+  return [...new Set(items.flatMap((item) => Object.keys(item.details)))];
+}
+
+function detailCells(details: DeviceDetails, columns: readonly string[]): string[] {
+  return columns.map((key) => (Object.hasOwn(details, key) ? detailText(details[key]!) : '-'));
+}
+
+function detailText(value: string | number | boolean): string {
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  return String(value) || '-';
+}
+
+/** `macAddress` → `Mac address`: drivers name details in camelCase for JSON. */
+function labelOf(key: string): string {
+  const words = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function headerOf(key: string): string {
+  return labelOf(key).toUpperCase();
 }
 
 async function watch(driver: DeviceDriver, target: Target, options: { json: boolean; timeoutMs: number; count: number | undefined }): Promise<number> {
@@ -489,18 +434,6 @@ function formatBytes(bytes: number): string {
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-/** `0–9, 12, 15–16`: a library of hundreds of slots stays one line. */
-function slotRanges(slots: readonly number[]): string {
-  const ranges: string[] = [];
-  for (let start = 0; start < slots.length; ) {
-    let end = start;
-    while (end + 1 < slots.length && slots[end + 1] === slots[end]! + 1) end++;
-    ranges.push(end === start ? String(slots[start]) : `${slots[start]}–${slots[end]}`);
-    start = end + 1;
-  }
-  return ranges.join(', ');
 }
 
 function messageOf(error: unknown): string {
