@@ -22,6 +22,7 @@ import type { EventRow } from '../hub/ingest/steps.js';
 import { uuidv7, type TapEvent } from '../protocol/index.js';
 import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub } from '../test/support/processes.js';
+import { round } from './report.js';
 
 const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -119,10 +120,6 @@ async function histogramMean(hub: Awaited<ReturnType<typeof startHub>>, name: st
   const sum = values.find((value) => value.metricName === `${name}_sum`)?.value ?? 0;
   const count = values.find((value) => value.metricName === `${name}_count`)?.value ?? 0;
   return count === 0 ? 0 : Math.round(sum / count);
-}
-
-function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
 }
 
 export async function run(argv: string[]) {

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { createZkDriver } from '../drivers/zk/driver.js';
 import type { LinkStats } from '../drivers/core/linkStats.js';
 import { MockZkTerminal } from '../simulators/zk/terminal.js';
+import { round } from './report.js';
 
 type Transport = 'tcp' | 'udp';
 
@@ -73,10 +74,6 @@ async function measureTransport(terminal: MockZkTerminal, transport: Transport, 
   } finally {
     await driver.close();
   }
-}
-
-function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
 }
 
 export async function run(argv: string[]) {
