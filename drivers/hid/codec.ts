@@ -12,8 +12,8 @@
 import { DEFAULT_MAX_LINE_BYTES } from '../qr/codec.js';
 
 /**
- * Longest scan kept, in characters (keyboard) or bytes (POS). The same bound
- * as the serial line decoder, which HID scans pass through (scanLines.ts).
+ * Longest scan kept, in characters (keyboard) or bytes (POS): the same bound
+ * as a serial reader's line, so a code reads alike on either.
  */
 export const MAX_SCAN_LENGTH = DEFAULT_MAX_LINE_BYTES;
 

@@ -10,6 +10,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import pino from 'pino';
 import { HidScannerSimulator, simulatedNodeHid, type HidScannerSimulatorOptions } from '../../simulators/hid/device.js';
+import { keyboardReports } from '../../simulators/hid/reports.js';
 import { ManualTimers } from '../../test/support/manualTimers.js';
 import { waitFor } from '../../test/support/wait.js';
 import type { ConnectionState, DeviceEvent, EventSink } from '../core/driver.js';
@@ -61,6 +62,8 @@ describe('HID scanner driver, keyboard-wedge mode', () => {
     await waitFor(() => received.length === made.length, { message: 'all scans at the sink' });
     assert.deepEqual(received, made);
     assert.equal(driver.stats().rxFrames, made.length);
+    const reportBytes = made.flatMap((code) => keyboardReports(code)).reduce((sum, report) => sum + report.length, 0);
+    assert.equal(driver.stats().rxBytes, reportBytes, 'rxBytes counts report bytes, not scan bytes');
     assert.equal(driver.stats().txFrames, 0, 'nothing is written to the scanner');
     assert.equal(driver.stats().discardedBytes, 0);
   });

@@ -1,33 +1,27 @@
-import { EventEmitter } from 'node:events';
-import pino, { type Logger } from 'pino';
-import { linkInfoCommands, type DeviceCommands } from '../core/commands.js';
-import { NO_CAPABILITIES, type ConnectionState, type DeviceDriver, type DriverCapabilities, type DriverEvents, type EventSink } from '../core/driver.js';
+import type { Logger } from 'pino';
+import { linkInfoCommands } from '../core/commands.js';
+import { NO_CAPABILITIES, type DeviceDriver } from '../core/driver.js';
 import { hidLinkFactory, type HidDeviceOpener, type HidLinkOptions } from '../core/hid.js';
-import { LinkStatsRecorder, type LinkStats } from '../core/linkStats.js';
-import { LinkSupervisor, type BackoffOptions, type Timers } from '../core/reconnect.js';
-import { TransportUrlError, parseTransportUrl, type TransportUrl } from '../core/transportUrl.js';
-import { QrLineSession } from '../qr/session.js';
-import { createKeyboardDecoder, createPosDecoder, type KeyboardScan, type PosScan, type ReportDecoder } from './codec.js';
+import { createScanReaderDriver, type ScanReaderDriverOptions, type ScanReading } from '../core/scanReader.js';
+import type { ScanDecoder, ScanItem } from '../core/scanSession.js';
+import { TransportUrlError, parseTransportUrl } from '../core/transportUrl.js';
+import { splitNoise } from '../qr/codec.js';
+import { createKeyboardDecoder, createPosDecoder, type HidDiscard, type KeyboardScan, type PosScan, type ReportDecoder } from './codec.js';
 import { parseHidScannerOptions, type HidScannerOptions } from './options.js';
 import { COMMON_POS_QUIRKS, posQuirksOf } from './quirks.js';
-import { scanLineLink } from './scanLines.js';
 
 /** Settings that are not part of the device URL; every field is optional. */
-export interface HidScannerDriverOptions {
-  logger?: Logger;
-  /** Reconnect backoff; defaults in drivers/core/reconnect.ts. */
-  backoff?: BackoffOptions;
+export interface HidScannerDriverOptions extends ScanReaderDriverOptions {
   /** node-hid, or a stand-in with its shape (tests, simulators/hid). Default: node-hid, imported at the first open. */
   opener?: HidDeviceOpener;
-  /** For tests: the clock and randomness of the reconnect backoff. */
-  timers?: Timers;
-  random?: () => number;
 }
 
 /** Generic Desktop page, Keyboard (device-protocols.md §5.1). */
 const KEYBOARD_USAGE = { page: 0x01, id: 0x06 } as const;
 /** Bar Code Scanner page, Bar Code Scanner (§5.2). */
 const POS_USAGE = { page: 0x8c, id: 0x02 } as const;
+/** Dropped bytes shown in a trace log, as the decoders show them. */
+const SAMPLE_BYTES = 32;
 
 /**
  * A QR or barcode reader on USB HID, addressed as `hid://vid:pid[/serial]`,
@@ -41,85 +35,60 @@ export function createHidScannerDriver(url: string, options: HidScannerDriverOpt
   const transport = parseTransportUrl(url);
   if (transport.scheme !== 'hid') throw new TransportUrlError(`${url}: a HID scanner is addressed as hid://vid:pid[/serial]; serial and TCP readers are kind qr`);
   const scannerOptions = parseHidScannerOptions(transport);
-  const device = { vendorId: transport.vendorId, productId: transport.productId, serialNumber: transport.serialNumber };
-  return new HidScannerDriver(transport, device, scannerOptions, options);
+  const device = { vendorId: transport.vendorId, productId: transport.productId, serialNumber: transport.serialNumber, opener: options.opener };
+  return createScanReaderDriver(
+    {
+      kind: 'hid-scanner',
+      capabilities: Object.freeze({ ...NO_CAPABILITIES, scan: true }),
+      commands: linkInfoCommands('hid-scanner', transport),
+      logNamespace: 'driver:hid',
+      reading: (log) => hidReading(device, scannerOptions, log),
+    },
+    options,
+  );
 }
 
-type HidDeviceIds = Pick<HidLinkOptions, 'vendorId' | 'productId' | 'serialNumber'>;
+type HidDevice = Pick<HidLinkOptions, 'vendorId' | 'productId' | 'serialNumber' | 'opener'>;
 
-class HidScannerDriver extends EventEmitter<DriverEvents> implements DeviceDriver {
-  readonly kind = 'hid-scanner';
-  readonly capabilities: DriverCapabilities = Object.freeze({ ...NO_CAPABILITIES, scan: true });
-  readonly commands: DeviceCommands;
-  private readonly recorder = new LinkStatsRecorder();
-  private readonly log: Logger;
-  private supervisor: LinkSupervisor | undefined;
-  private session: QrLineSession | undefined;
-  private closed = false;
-
-  constructor(
-    transport: TransportUrl,
-    private readonly device: HidDeviceIds,
-    private readonly scannerOptions: HidScannerOptions,
-    private readonly driverOptions: HidScannerDriverOptions,
-  ) {
-    super();
-    this.log = (driverOptions.logger ?? pino({ level: 'silent' })).child({ ns: 'driver:hid' });
-    this.commands = linkInfoCommands(this.kind, transport);
-  }
-
-  get state(): ConnectionState {
-    return this.supervisor?.state ?? 'closed';
-  }
-
-  stats(): LinkStats {
-    return this.recorder.snapshot();
-  }
-
-  async open(sink: EventSink): Promise<void> {
-    if (this.supervisor || this.closed) throw new Error('a hid-scanner driver opens once; create a new driver to open again');
-    const session = new QrLineSession({ sink, stats: this.recorder, ackMode: false, decoder: {}, log: this.log });
-    const { linkOptions, createDecoder } = this.reportPath();
-    const { backoff, timers, random } = this.driverOptions;
-    const supervisor = new LinkSupervisor({
-      factory: hidLinkFactory(linkOptions),
-      attach: (link) => session.attach(scanLineLink(link, createDecoder(), { stats: this.recorder, log: this.log })),
-      stats: this.recorder,
-      ...backoff,
-      timers,
-      random,
-    });
-    supervisor.on('state', (state, reason) => {
-      this.log.debug({ state, reason }, 'link state');
-      this.emit('state', state, reason);
-    });
-    this.session = session;
-    this.supervisor = supervisor;
-    await supervisor.start();
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    // The session stops delivering at once; scans queued behind the one in
-    // the sink are dropped, as the reader cannot be asked to send them again.
-    const sessionClosed = this.session?.close();
-    await this.supervisor?.stop();
-    await sessionClosed;
-  }
-
-  /** Which interface to open, what to send it first, and how to read its reports. */
-  private reportPath(): { linkOptions: HidLinkOptions; createDecoder: () => ReportDecoder<KeyboardScan | PosScan> } {
-    const base = { ...this.device, opener: this.driverOptions.opener };
-    if (this.scannerOptions.mode === 'keyboard') {
-      const tabEndsScan = this.scannerOptions.tabEndsScan;
-      return { linkOptions: { ...base, usage: KEYBOARD_USAGE }, createDecoder: () => createKeyboardDecoder({ tabEndsScan }) };
-    }
-    const known = posQuirksOf(this.device.vendorId);
-    if (!known) this.log.info({ vendorId: this.device.vendorId }, 'no HID POS quirks for this vendor; using the common report layout (device-protocols.md §5.2, §6)');
-    const { layout, enableFeatureReport } = known ?? COMMON_POS_QUIRKS;
+/** Which interface to open, what to send it first, and how to read its reports. */
+function hidReading(device: HidDevice, scannerOptions: HidScannerOptions, log: Logger): ScanReading {
+  if (scannerOptions.mode === 'keyboard') {
+    const { tabEndsScan } = scannerOptions;
     return {
-      linkOptions: { ...base, usage: POS_USAGE, featureReports: enableFeatureReport ? [enableFeatureReport] : [] },
-      createDecoder: () => createPosDecoder(layout),
+      factory: hidLinkFactory({ ...device, usage: KEYBOARD_USAGE }),
+      createDecoder: () => scanDecoderOf(createKeyboardDecoder({ tabEndsScan }), log),
     };
   }
+  const known = posQuirksOf(device.vendorId);
+  if (!known) log.info({ vendorId: device.vendorId }, 'no HID POS quirks for this vendor; using the common report layout (device-protocols.md §5.2, §6)');
+  const { layout, enableFeatureReport } = known ?? COMMON_POS_QUIRKS;
+  return {
+    factory: hidLinkFactory({ ...device, usage: POS_USAGE, featureReports: enableFeatureReport ? [enableFeatureReport] : [] }),
+    createDecoder: () => scanDecoderOf(createPosDecoder(layout), log),
+  };
+}
+
+function scanDecoderOf(reports: ReportDecoder<KeyboardScan | PosScan>, log: Logger): ScanDecoder {
+  const toScanItems = (items: Array<KeyboardScan | PosScan | HidDiscard>) => items.flatMap((item) => scanItemsOf(item, log));
+  return {
+    push: (report) => toScanItems(reports.push(report)),
+    end: () => toScanItems(reports.end()),
+  };
+}
+
+/**
+ * HID POS barcode bytes become text as a serial reader's line does: control
+ * bytes and invalid UTF-8 are dropped as noise. That includes a CR or LF
+ * inside the barcode, which a keyboard-wedge or serial reader would have
+ * sent as two scans.
+ */
+function scanItemsOf(item: KeyboardScan | PosScan | HidDiscard, log: Logger): ScanItem[] {
+  if (item.type === 'discarded' || !('data' in item)) return [item];
+  log.debug({ aim: item.aimIdentifier, vendorSymbology: item.vendorSymbology, length: item.data.length }, 'HID POS scan');
+  const { kept, noise } = splitNoise(item.data);
+  const items: ScanItem[] = [];
+  if (noise.length > 0) items.push({ type: 'discarded', reason: 'noise', length: noise.length, sampleHex: Buffer.from(noise.subarray(0, SAMPLE_BYTES)).toString('hex') });
+  const payload = new TextDecoder('utf-8').decode(kept);
+  if (payload !== '') items.push({ type: 'scan', payload });
+  return items;
 }

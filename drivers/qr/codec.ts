@@ -193,8 +193,9 @@ function toHex(bytes: ArrayLike<number>): string {
  * bytes that are not part of a well-formed UTF-8 sequence (Unicode table 3-7).
  * Keeping the rest lets a scan that follows line noise on the same line
  * survive, which is how a reader's first scan after power-up often arrives.
+ * HID POS barcode bytes pass the same checks (drivers/hid/driver.ts).
  */
-function splitNoise(bytes: Uint8Array): { kept: Uint8Array; noise: Uint8Array } {
+export function splitNoise(bytes: Uint8Array): { kept: Uint8Array; noise: Uint8Array } {
   const kept = new Uint8Array(bytes.length);
   const noise = new Uint8Array(bytes.length);
   let keptLength = 0;
