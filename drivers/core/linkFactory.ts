@@ -1,6 +1,7 @@
 import type { ByteLinkFactory } from './link.js';
 import { BAUD_RATE_RANGE, SERIAL_LINK_DEFAULTS, serialLinkFactory } from './serial.js';
 import { tcpLinkFactory } from './tcp.js';
+import { udpLinkFactory } from './udp.js';
 import type { TransportUrl } from './transportUrl.js';
 import { integerOption } from './urlOptions.js';
 
@@ -13,6 +14,12 @@ export interface LinkFactoryOptions {
   connectTimeoutMs?: number;
   keepAliveDelayMs?: number;
   presenceCheckMs?: number;
+  /**
+   * Offer udp:// (default false). A UDP link delivers each datagram as one
+   * `data` event (udp.ts); only a driver whose protocol is one packet per
+   * datagram should ask for it, not one that parses a byte stream.
+   */
+  acceptUdp?: boolean;
 }
 
 /**
@@ -23,7 +30,7 @@ export function linkOptionNames(url: TransportUrl): readonly string[] {
   return url.scheme === 'serial' ? ['baud'] : [];
 }
 
-/** A factory for the link a transport URL names: tcp://, serial+tcp:// and serial://. */
+/** A factory for the link a transport URL names: tcp://, serial+tcp://, serial:// and, when accepted, udp://. */
 export function createLinkFactory(url: TransportUrl, options: LinkFactoryOptions = {}): ByteLinkFactory {
   switch (url.scheme) {
     case 'tcp':
@@ -44,6 +51,8 @@ export function createLinkFactory(url: TransportUrl, options: LinkFactoryOptions
         presenceCheckMs: options.presenceCheckMs,
       });
     case 'udp':
+      if (options.acceptUdp) return udpLinkFactory({ host: url.host, port: url.port });
+      throw new UnsupportedTransportError('udp:// is not supported by this driver; use tcp://, serial+tcp:// or serial://');
     case 'hid':
       throw new UnsupportedTransportError(`${url.scheme}:// is not supported by this driver; use tcp://, serial+tcp:// or serial://`);
   }

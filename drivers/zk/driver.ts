@@ -1,9 +1,11 @@
 import { EventEmitter, once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import type { DeviceCommands } from '../core/commands.js';
 import type { ConnectionState, DeviceDriver, DriverCapabilities, DriverEvents, EventSink, IdentifyMethod } from '../core/driver.js';
+import type { ByteLink, ByteLinkFactory } from '../core/link.js';
+import { createLinkFactory } from '../core/linkFactory.js';
 import { LinkStatsRecorder, type LinkStats } from '../core/linkStats.js';
+import { LinkSupervisor } from '../core/reconnect.js';
 import { parseTransportUrl } from '../core/transportUrl.js';
 import { zkCommands } from './commands.js';
 import { ZkAuthError, ZkDeviceError, ZkNotOpenError, ZkTimeoutError } from './errors.js';
@@ -25,8 +27,7 @@ import {
 } from './frames/templates.js';
 import { decodeZkTime, encodeZkTime, zkDateTimeFromDate, zkDateTimeToDate } from './frames/time.js';
 import { decodeUsers, encodeUser, encodeUserDeletion, type ZkUser } from './frames/users.js';
-import { openZkLink, type ZkLinkTarget } from './link.js';
-import { parseZkUrl, type ZkOptions } from './options.js';
+import { parseZkUrl, type ZkOptions, type ZkTarget } from './options.js';
 import { ZkSession } from './session.js';
 
 /** Settings that are not part of the device URL. */
@@ -99,8 +100,10 @@ const DEGRADED_AFTER_TIMEOUTS = 3;
  * cannot use.
  */
 export function createZkDriver(url: string, options: ZkDriverOptions = {}): ZkDriver {
-  const { target, options: zkOptions } = parseZkUrl(parseTransportUrl(url));
-  return new ZkTerminalDriver(target, zkOptions, options);
+  const transport = parseTransportUrl(url);
+  const { target, options: zkOptions } = parseZkUrl(transport);
+  const linkFactory = createLinkFactory(transport, { connectTimeoutMs: zkOptions.connectTimeoutMs, acceptUdp: true });
+  return new ZkTerminalDriver(target, zkOptions, linkFactory, options);
 }
 
 class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
@@ -117,14 +120,19 @@ class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
   private readonly userIds = new Map<number, string>();
   private operations: Promise<unknown> = Promise.resolve();
   private events: Promise<void> = Promise.resolve();
-  private reopening: { abort: AbortController; done: Promise<void> } | null = null;
+  private supervisor: LinkSupervisor | null = null;
+  /** The handshake on the newest link: whether it made the terminal ready. Never rejects. */
+  private handshake: Promise<boolean> = Promise.resolve(false);
+  /** Why the newest link could not be opened or shaken hands with; open() throws it. */
+  private lastFailure: unknown;
   private probe: NodeJS.Timeout | null = null;
   private consecutiveTimeouts = 0;
   private closing = false;
 
   constructor(
-    private readonly target: ZkLinkTarget,
+    private readonly target: ZkTarget,
     private readonly options: ZkOptions,
+    private readonly linkFactory: ByteLinkFactory,
     driverOptions: ZkDriverOptions,
   ) {
     super();
@@ -148,30 +156,58 @@ class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
     return this.recorder.snapshot();
   }
 
+  /**
+   * Resolves once the terminal has been connected to and has accepted the
+   * comm key. Unlike drivers that keep redialling in the background, a ZK
+   * driver that cannot get through the first time rejects and stays closed,
+   * so that a wrong address or comm key shows up at once.
+   */
   async open(sink: EventSink): Promise<void> {
     if (this.state !== 'closed') throw new Error(`open() on a driver that is ${this.state}`);
     this.sink = sink;
     this.closing = false;
+    this.lastFailure = undefined;
+    this.handshake = Promise.resolve(false);
     this.setState('opening');
-    try {
-      await this.establish();
-    } catch (error) {
-      this.setState('closed', (error as Error).message);
-      throw error;
+    const supervisor = new LinkSupervisor({
+      factory: () => this.openLink(),
+      attach: (link) => this.attach(link),
+      stats: this.recorder,
+      baseMs: this.options.reconnectMinMs,
+      capMs: this.options.reconnectMaxMs,
+      random: this.random,
+    });
+    supervisor.on('state', (state, reason) => {
+      // A reopened link is not ready before its handshake, and the first open is open()'s to judge.
+      if (state === 'reopening' && (this.state === 'ready' || this.state === 'degraded')) {
+        this.log.warn({ reason }, 'link lost; reopening');
+        this.setState('reopening', reason);
+      }
+    });
+    this.supervisor = supervisor;
+    await supervisor.start();
+    if (await this.handshake) {
+      if (this.options.probeMs > 0) this.probe = setInterval(() => this.probeIfIdle(), this.options.probeMs).unref();
+      return;
     }
-    this.setState('ready');
-    if (this.options.probeMs > 0) this.probe = setInterval(() => this.probeIfIdle(), this.options.probeMs).unref();
+    const failure = transportCause(this.lastFailure);
+    await supervisor.stop();
+    this.supervisor = null;
+    this.sink = null;
+    this.setState('closed', failure.message);
+    throw failure;
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    this.reopening?.abort.abort();
-    await this.reopening?.done;
     if (this.probe) clearInterval(this.probe);
     this.probe = null;
+    await this.handshake;
     const session = this.session;
     this.session = null;
     await session?.close();
+    await this.supervisor?.stop();
+    this.supervisor = null;
     await this.events;
     this.sink = null;
     this.setState('closed');
@@ -310,10 +346,27 @@ class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
     });
   }
 
-  /** Connects, authenticates, learns the serial number and registers for events. */
-  private async establish(): Promise<void> {
-    const link = await openZkLink(this.target, this.options.connectTimeoutMs, this.recorder, this.log);
-    const session = new ZkSession(link, this.options, this.recorder, this.log);
+  private async openLink(): Promise<ByteLink> {
+    try {
+      return await this.linkFactory();
+    } catch (error) {
+      this.lastFailure = error;
+      throw error;
+    }
+  }
+
+  /** Every link the supervisor opens, the first and each reopened one, gets the full handshake. */
+  private attach(link: ByteLink): void {
+    this.handshake = this.shakeHands(new ZkSession(link, this.target.transport, this.options, this.recorder, this.log));
+  }
+
+  /**
+   * Connects, authenticates with the comm key, learns the serial number and
+   * registers for realtime events. Never rejects: a handshake that fails
+   * closes its link for the supervisor to reopen, except when the comm key
+   * is refused, which no retry mends.
+   */
+  private async shakeHands(session: ZkSession): Promise<boolean> {
     try {
       await session.connect();
       this.serialNumber ??= await this.readOption(session, '~SerialNumber');
@@ -323,52 +376,26 @@ class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
         await session.command(ZkCommand.REG_EVENT, flags);
       }
     } catch (error) {
-      await link.close();
-      throw error;
+      this.lastFailure = error;
+      await session.link.close();
+      if (error instanceof ZkAuthError) {
+        await this.supervisor?.stop();
+        // On the first open, open() reports the refusal and leaves the driver closed.
+        if (this.state !== 'opening') this.setState('failed', error.message);
+      } else {
+        this.log.info({ err: error }, 'handshake failed; the link will be reopened');
+      }
+      return false;
     }
+    // A link lost in the meantime is the supervisor's to reopen.
+    if (!session.isOpen) return false;
     session.on('event', (flag, payload) => {
       this.events = this.events.then(() => this.deliverEvent(session, flag, payload)).catch((error: unknown) => this.log.error({ err: error }, 'event delivery failed'));
     });
-    link.once('close', (error) => this.linkLost(session, error));
     this.session = session;
-    if (!session.isOpen) this.linkLost(session, undefined);
-  }
-
-  private linkLost(session: ZkSession, error: Error | undefined): void {
-    if (this.session !== session) return;
-    this.session = null;
-    if (this.closing) return;
-    const abort = new AbortController();
-    this.reopening = { abort, done: this.reopen(error?.message ?? 'the terminal closed the connection', abort.signal) };
-  }
-
-  /** Reconnects with full-jitter exponential backoff until it works, close() is called, or the comm key is refused. */
-  private async reopen(reason: string, signal: AbortSignal): Promise<void> {
-    this.log.warn({ reason }, 'link lost; reopening');
-    this.setState('reopening', reason);
-    for (let failures = 0; ; failures++) {
-      const ceiling = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** failures);
-      try {
-        await sleep(this.random() * ceiling, undefined, { signal });
-        await this.establish();
-      } catch (error) {
-        if (signal.aborted) return;
-        if (error instanceof ZkAuthError) {
-          this.setState('failed', error.message);
-          return;
-        }
-        this.log.info({ err: error, failures: failures + 1 }, 'reopen failed');
-        continue;
-      }
-      if (signal.aborted) {
-        await this.session?.close();
-        this.session = null;
-        return;
-      }
-      this.recorder.add('reconnects');
-      this.setState('ready');
-      return;
-    }
+    if (this.closing) return false;
+    this.setState('ready');
+    return true;
   }
 
   /** Runs one operation when its turn comes, on a ready session; operations never interleave on the wire. */
@@ -486,4 +513,13 @@ class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
     this.state = state;
     this.emit('state', state, reason);
   }
+}
+
+/**
+ * A transport error without the link's `tcp://host:port: ` prefix: whoever
+ * opened the driver names the device already.
+ */
+function transportCause(error: unknown): Error {
+  if (error instanceof Error) return error.cause instanceof Error ? error.cause : error;
+  return new Error(String(error));
 }

@@ -1,6 +1,6 @@
 import { TransportUrlError, type TransportUrl } from '../core/transportUrl.js';
+import { booleanOption, integerOption, type IntegerRange } from '../core/urlOptions.js';
 import { MAX_CHUNK } from './frames/buffered.js';
-import type { ZkLinkTarget } from './link.js';
 
 /**
  * Options of the ZK driver, given as URL query options, e.g.
@@ -14,7 +14,8 @@ import type { ZkLinkTarget } from './link.js';
  *   attempts=N          Sends of one request before giving up, the first
  *                       included; retries follow a timeout or a broken
  *                       transfer, never a refusal. 1–10, default 3.
- *   connectTimeoutMs=N  TCP connect, ms. 100–60000, default 5000.
+ *   connectTimeoutMs=N  TCP connect, ms. 100–60000, default 5000. Unused over
+ *                       UDP, which has no connection to wait for.
  *   chunkSize=N         READ_BUFFER chunk of a bulk read, bytes. 1024–65472;
  *                       default 65472 over TCP, 16384 over UDP (pyzk, §2.8).
  *   uploadChunkSize=N   DATA packet of an upload, bytes. 256–65472, default
@@ -24,9 +25,11 @@ import type { ZkLinkTarget } from './link.js';
  *   probeMs=N           Liveness probe (CMD_GET_TIME) when idle this long, ms;
  *                       a probe that fails every attempt reopens the link.
  *                       0 (off) or 1000–3600000, default 30000.
- *   reconnectMinMs=N    First reconnect delay, ms; doubles per failure, with
- *                       full jitter. 10–60000, default 500.
- *   reconnectMaxMs=N    Longest reconnect delay, ms. 100–600000, default 30000.
+ *   reconnectMinMs=N    Ceiling of the first reconnect delay, ms; doubles per
+ *                       failure, with full jitter. 10–60000, default 500.
+ *                       The shared LinkSupervisor's baseMs (core/reconnect.ts).
+ *   reconnectMaxMs=N    Ceiling of every reconnect delay, ms. 100–600000, at
+ *                       least reconnectMinMs, default 30000. The supervisor's capMs.
  *   readyWaitMs=N       How long a command waits for a reopening link, ms.
  *                       0–600000, default 15000.
  */
@@ -44,9 +47,16 @@ export interface ZkOptions {
   readyWaitMs: number;
 }
 
+/** Where a ZK terminal is reached. */
+export interface ZkTarget {
+  transport: 'tcp' | 'udp';
+  host: string;
+  port: number;
+}
+
 type IntegerOption = Exclude<keyof ZkOptions, 'realtime' | 'chunkSize'>;
 
-const INTEGER_RANGES: Record<IntegerOption, { min: number; max: number; fallback: number }> = {
+const INTEGER_RANGES: Record<IntegerOption, IntegerRange & { fallback: number }> = {
   commKey: { min: 0, max: 999_999, fallback: 0 },
   timeoutMs: { min: 50, max: 60_000, fallback: 3000 },
   attempts: { min: 1, max: 10, fallback: 3 },
@@ -62,7 +72,7 @@ const MIN_PROBE_MS = 1000;
 const OPTION_NAMES = [...Object.keys(INTEGER_RANGES), 'chunkSize', 'realtime'];
 
 /** Reads where a tcp:// or udp:// ZK URL points and its options; throws TransportUrlError naming what is wrong. */
-export function parseZkUrl(url: TransportUrl): { target: ZkLinkTarget; options: ZkOptions } {
+export function parseZkUrl(url: TransportUrl): { target: ZkTarget; options: ZkOptions } {
   if (url.scheme !== 'tcp' && url.scheme !== 'udp') {
     throw new TransportUrlError(`a ZK terminal is reached over tcp:// or udp://, not ${url.scheme}://`);
   }
@@ -70,7 +80,7 @@ export function parseZkUrl(url: TransportUrl): { target: ZkLinkTarget; options: 
   const unknown = Object.keys(query).filter((name) => !OPTION_NAMES.includes(name));
   if (unknown.length > 0) throw new TransportUrlError(`unknown ZK option ${unknown.join(', ')}; known: ${OPTION_NAMES.join(', ')}`);
   const integers = Object.fromEntries(
-    Object.entries(INTEGER_RANGES).map(([name, range]) => [name, integer(query, name, range.min, range.max, range.fallback)]),
+    Object.entries(INTEGER_RANGES).map(([name, range]) => [name, integerOption(query, name, range, range.fallback)]),
   ) as Record<IntegerOption, number>;
   if (integers.probeMs > 0 && integers.probeMs < MIN_PROBE_MS) {
     throw new TransportUrlError(`option probeMs=${integers.probeMs}: expected 0 (off) or ${MIN_PROBE_MS} to ${INTEGER_RANGES.probeMs.max}`);
@@ -82,26 +92,8 @@ export function parseZkUrl(url: TransportUrl): { target: ZkLinkTarget; options: 
     target: { transport: url.scheme, host: url.host, port: url.port },
     options: {
       ...integers,
-      chunkSize: integer(query, 'chunkSize', CHUNK_RANGE.min, CHUNK_RANGE.max, url.scheme === 'udp' ? MAX_CHUNK.udp : MAX_CHUNK.tcp),
-      realtime: flag(query, 'realtime', true),
+      chunkSize: integerOption(query, 'chunkSize', CHUNK_RANGE, url.scheme === 'udp' ? MAX_CHUNK.udp : MAX_CHUNK.tcp),
+      realtime: booleanOption(query, 'realtime', true),
     },
   };
-}
-
-function integer(query: Record<string, string>, name: string, min: number, max: number, fallback: number): number {
-  const text = query[name];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) {
-    throw new TransportUrlError(`option ${name}=${JSON.stringify(text)}: expected an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function flag(query: Record<string, string>, name: string, fallback: boolean): boolean {
-  const text = query[name]?.toLowerCase();
-  if (text === undefined) return fallback;
-  if (['', '1', 'true', 'yes', 'on'].includes(text)) return true;
-  if (['0', 'false', 'no', 'off'].includes(text)) return false;
-  throw new TransportUrlError(`option ${name}=${JSON.stringify(query[name])}: expected 1 or 0`);
 }

@@ -3,21 +3,22 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { MockZkTerminal } from '../../simulators/zk/terminal.js';
 import { waitFor } from '../../test/support/wait.js';
+import { createLinkFactory } from '../core/linkFactory.js';
 import { LinkStatsRecorder } from '../core/linkStats.js';
+import { parseTransportUrl } from '../core/transportUrl.js';
 import { ZkAuthError, ZkDeviceError, ZkTimeoutError } from './errors.js';
 import { Dataset } from './frames/buffered.js';
 import { ZkCommand, ZkEventFlag, ZkReply } from './frames/codes.js';
 import { decodeAttendances } from './frames/attendance.js';
 import { TemplateSlot } from './frames/templates.js';
-import { openZkLink } from './link.js';
 import { ZkSession, type SessionOptions } from './session.js';
 
 const silent = pino({ level: 'silent' });
 
 async function openSession(terminal: MockZkTerminal, options: Partial<SessionOptions> = {}) {
   const stats = new LinkStatsRecorder();
-  const link = await openZkLink({ transport: 'tcp', host: terminal.host, port: terminal.port }, 1000, stats, silent);
-  const session = new ZkSession(link, { commKey: 0, timeoutMs: 200, attempts: 3, ...options }, stats, silent);
+  const link = await createLinkFactory(parseTransportUrl(`tcp://${terminal.host}:${terminal.port}`), { connectTimeoutMs: 1000 })();
+  const session = new ZkSession(link, 'tcp', { commKey: 0, timeoutMs: 200, attempts: 3, ...options }, stats, silent);
   return { session, stats };
 }
 

@@ -1,15 +1,17 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { ByteLink } from '../core/link.js';
 import type { LinkStatsRecorder } from '../core/linkStats.js';
 import { ZkAuthError, ZkDeviceError, ZkLinkClosedError, ZkTimeoutError, ZkTransferError, isRetryable } from './errors.js';
 import { zkCommKey } from './frames/auth.js';
 import { BufferAnnouncement, PrepareData, datasetRecords, planChunks, type DatasetRequest } from './frames/buffered.js';
 import { ZkCommand, ZkReply, zkCodeName } from './frames/codes.js';
+import { ZkFrameError } from './frames/errors.js';
 import { ZkPacket } from './frames/packet.js';
+import { ZkTcpFrameParser, type ZkParsed } from './frames/parser.js';
 import { requestTraits } from './frames/requests.js';
 import type { TemplateSlot } from './frames/templates.js';
-import type { ZkLink } from './link.js';
-import type { ZkOptions } from './options.js';
+import type { ZkOptions, ZkTarget } from './options.js';
 import { dropTemplateReadTrailer } from './quirks.js';
 
 export interface ZkSessionEvents {
@@ -40,21 +42,33 @@ export type SessionOptions = Pick<ZkOptions, 'commKey' | 'timeoutMs' | 'attempts
  * restarted by every reply packet, and retries for requests whose traits
  * (frames/requests.ts) allow them. One request is outstanding at a time; the
  * driver queues its callers.
+ *
+ * Over TCP the packets are cut from the byte stream by their prefix length;
+ * over UDP each datagram, which a UDP link delivers as one `data` event, is
+ * one packet. Packets with a bad checksum and bytes between packets are
+ * counted and dropped; only good packets reach the request in flight.
  */
 export class ZkSession extends EventEmitter<ZkSessionEvents> {
   sessionId = 0;
   private lastReplyId = 0;
   private pending: Pending | null = null;
   private closedBy: ZkLinkClosedError | null = null;
+  /** Null over UDP, where a datagram arrives whole or not at all. */
+  private readonly streamParser: ZkTcpFrameParser | null;
 
   constructor(
-    readonly link: ZkLink,
+    readonly link: ByteLink,
+    transport: ZkTarget['transport'],
     private readonly options: SessionOptions,
     private readonly stats: LinkStatsRecorder,
     private readonly log: Logger,
   ) {
     super();
-    link.on('packet', (packet) => this.dispatch(packet));
+    this.streamParser = transport === 'tcp' ? new ZkTcpFrameParser() : null;
+    link.on('data', (bytes) => {
+      stats.received(bytes.length);
+      this.deliver(this.streamParser ? this.streamParser.push(bytes) : parseDatagram(bytes));
+    });
     link.once('close', (error) => {
       this.closedBy = new ZkLinkClosedError(`${link.description} closed${error ? `: ${error.message}` : ''}`);
       this.pending?.fail(this.closedBy);
@@ -135,7 +149,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   /** Acknowledges a realtime event as pyzk does: ACK_OK, this session, reply id 0; the device never answers it (§2.11). */
   async acknowledgeEvent(): Promise<void> {
     if (this.closedBy) throw this.closedBy;
-    await this.link.send(new ZkPacket(ZkReply.ACK_OK, this.sessionId, 0));
+    await this.send(new ZkPacket(ZkReply.ACK_OK, this.sessionId, 0));
   }
 
   /** CMD_EXIT, then closes the link. The device's answer is not awaited for long: the link closes either way. */
@@ -178,7 +192,8 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
         clearTimeout(timer);
         timer = setTimeout(() => {
           this.stats.add('timeouts');
-          this.link.abandonPartialFrame();
+          // Stop waiting for the rest of a packet that may never come.
+          if (this.streamParser) this.deliver(this.streamParser.abandonPartialFrame());
           settle(() => reject(new ZkTimeoutError(`${zkCodeName(command)} (reply id ${replyId}) got no complete reply within ${timeoutMs} ms`)));
         }, timeoutMs);
       };
@@ -197,8 +212,29 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       };
       this.pending = pending;
       arm();
-      this.link.send(new ZkPacket(command, this.sessionId, replyId, payload)).catch((error: unknown) => pending.fail(error as Error));
+      this.send(new ZkPacket(command, this.sessionId, replyId, payload)).catch((error: unknown) => pending.fail(error as Error));
     });
+  }
+
+  private send(packet: ZkPacket): Promise<void> {
+    const bytes = this.streamParser ? packet.serializeTcp() : packet.serialize();
+    this.stats.add('txFrames');
+    this.stats.add('txBytes', bytes.length);
+    return this.link.write(bytes);
+  }
+
+  private deliver(items: ZkParsed[]): void {
+    for (const item of items) {
+      if (item.type === 'frame') {
+        this.stats.add('rxFrames');
+        this.dispatch(item.packet);
+      } else {
+        // Counted apart so that the stats tell line noise from corruption.
+        this.stats.add('discardedBytes', item.bytes.length);
+        if (item.reason === 'checksum') this.stats.add('checksumErrors');
+        this.log.trace({ reason: item.reason, bytes: item.bytes.length, hex: item.bytes.subarray(0, 64).toString('hex') }, 'discarded');
+      }
+    }
   }
 
   private dispatch(packet: ZkPacket): void {
@@ -216,6 +252,15 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   private nextReplyId(): number {
     this.lastReplyId = (this.lastReplyId % 0xffff) + 1;
     return this.lastReplyId;
+  }
+}
+
+function parseDatagram(datagram: Buffer): ZkParsed[] {
+  try {
+    return [{ type: 'frame', packet: ZkPacket.from(datagram) }];
+  } catch (error) {
+    if (!(error instanceof ZkFrameError)) throw error;
+    return [{ type: 'discarded', bytes: datagram, reason: error.code === 'checksum' ? 'checksum' : 'noise' }];
   }
 }
 
