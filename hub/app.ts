@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import { MAX_MESSAGE_BYTES, SOFTWARE_VERSION, type AgentAddress, type AgentChannel } from '../protocol/index.js';
 import { createAgentRegistry } from './agents/registry.js';
 import { agentRoutes } from './agents/routes.js';
+import { bootstrapAuthenticator } from './auth/bootstrap.js';
 import { installAuthorization } from './auth/policy.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/broker.js';
 import { connectHubBus } from './bus/bus.js';
@@ -112,7 +113,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     });
     installErrorShape(app);
-    installAuthorization(app, config.adminToken);
+    installAuthorization(app, [bootstrapAuthenticator(config.adminToken)]);
     app.addSchema(HealthSchema);
     await app.register(healthRoutes, { db, metrics, brokerConnected: bus.connected, version: SOFTWARE_VERSION, startedAt: new Date() });
     await app.register(eventRoutes, { db });

@@ -9,7 +9,7 @@ export async function agentRoutes(app: FastifyInstance, { db, registry }: { db: 
   app.get(
     '/api/v1/agents',
     {
-      config: { policy: 'admin' },
+      config: { policy: 'agents.read' },
       schema: {
         summary: 'Campus agents that have reported, with their last status and health',
         response: {
@@ -45,7 +45,7 @@ export async function agentRoutes(app: FastifyInstance, { db, registry }: { db: 
   app.post<{ Params: { agentId: string }; Body: { op: CommandOp; params?: unknown; reason: string } }>(
     '/api/v1/agents/:agentId/commands',
     {
-      config: { policy: 'admin' },
+      config: { policy: 'agents.command' },
       schema: {
         summary: 'Send a command to an agent and wait for its result. Recorded with who asked and why.',
         params: { type: 'object', required: ['agentId'], properties: { agentId: { type: 'string', pattern: ID_PATTERN } } },
@@ -79,7 +79,7 @@ export async function agentRoutes(app: FastifyInstance, { db, registry }: { db: 
     async (request) => {
       const { op, params = {}, reason } = request.body;
       try {
-        return await registry.sendCommand(request.params.agentId, op, params, request.actor ?? 'unknown', reason);
+        return await registry.sendCommand(request.params.agentId, op, params, request.principal!.id, reason);
       } catch (error) {
         if (error instanceof UnknownAgentError) throw new HttpError(404, 'unknown_agent', error.message);
         if (error instanceof InvalidCommandError) throw new HttpError(400, 'invalid_command', error.message);

@@ -1,68 +1,95 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-
-/**
- * Every route declares who may call it, in `config.policy`. There is no
- * default: the hub refuses to start when a route has none. For now there are
- * two rules; the identity issue replaces the development admin token with
- * users, roles and object-level rules.
- */
-export type Policy = 'public' | 'admin';
+import { HttpError } from '../errors.js';
+import { decide, hasObjectRule, isRoutePolicy, mayUse, type OwnedObject, type Principal, type RoutePolicy } from './rules.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    policy?: Policy;
+    policy?: RoutePolicy;
   }
   interface FastifyRequest {
-    /** Who made the request, for records of who did what. */
-    actor: string | null;
+    /** Who made the request; null only on public routes. */
+    principal: Principal | null;
+    /**
+     * Applies the route's object rule to the object the route is about. A
+     * route whose rule has an object part must call it before answering.
+     */
+    authorize(object: OwnedObject): void;
+    objectAuthorized: boolean;
   }
 }
+
+/**
+ * Finds who is calling, from the request's credentials. Returns null when the
+ * request carries none this authenticator understands, and throws an
+ * HttpError(401) when it carries one that is invalid. Sign-in methods (local
+ * passwords now, OIDC later) all end in a token that one of these reads.
+ */
+export type Authenticator = (request: FastifyRequest) => Promise<Principal | null>;
 
 export class MissingPolicyError extends Error {
   override readonly name = 'MissingPolicyError';
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-/** Compares digests, so neither the length nor the content of the token leaks through timing. */
-function tokenMatches(presented: string, expected: Buffer): boolean {
-  return timingSafeEqual(digest(presented), expected);
-}
-
-function bearerToken(request: FastifyRequest): string | null {
+export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header) return null;
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   return match ? match[1]! : null;
 }
 
-export function installAuthorization(app: FastifyInstance, adminToken: string | undefined): void {
-  const expected = adminToken ? digest(adminToken) : null;
-  app.decorateRequest('actor', null);
+function unauthorized(reply: FastifyReply, message: string): FastifyReply {
+  reply.header('www-authenticate', 'Bearer realm="campushub"');
+  return reply.code(401).send({ error: 'unauthorized', message, details: null });
+}
+
+/**
+ * Default deny: a route without a known policy stops the hub at startup; a
+ * request to a non-public route needs a principal whose role the rule admits;
+ * a rule with an object part is enforced by `request.authorize`, and a route
+ * that forgets to call it answers 500 instead of leaking the object.
+ */
+export function installAuthorization(app: FastifyInstance, authenticators: readonly Authenticator[]): void {
+  app.decorateRequest('principal', null);
+  app.decorateRequest('objectAuthorized', false);
+  app.decorateRequest('authorize', function (this: FastifyRequest, object: OwnedObject) {
+    const policy = this.routeOptions.config.policy;
+    if (!this.principal || policy === undefined || policy === 'public') throw new HttpError(500, 'internal', 'authorize() called on a route without a rule');
+    const decision = decide(this.principal, policy, object);
+    if (decision === 'forbidden') throw new HttpError(403, 'forbidden', `your role may not use this route (${policy})`);
+    if (decision === 'not-found') throw new HttpError(404, 'not_found', 'no such object');
+    this.objectAuthorized = true;
+  });
 
   app.addHook('onRoute', (route) => {
     const policy = route.config?.policy;
-    if (policy !== 'public' && policy !== 'admin') {
-      throw new MissingPolicyError(`route ${String(route.method)} ${route.url} declares no authorization policy (config.policy)`);
+    if (!isRoutePolicy(policy)) {
+      throw new MissingPolicyError(`route ${String(route.method)} ${route.url} declares no known authorization policy (config.policy: ${String(policy)})`);
     }
   });
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onRequest', async (request, reply) => {
     const policy = request.routeOptions.config.policy;
     // Requests that match no route have no policy; they end as 404.
     if (policy === undefined || policy === 'public') return;
-    const token = bearerToken(request);
-    if (!token || !expected || !tokenMatches(token, expected)) {
-      reply.header('www-authenticate', 'Bearer realm="campushub"');
-      return reply.code(401).send({
-        error: 'unauthorized',
-        message: expected ? 'this route needs a valid admin bearer token' : 'admin routes are disabled: the hub was started without an admin token',
-        details: null,
-      });
+    let principal: Principal | null = null;
+    for (const authenticate of authenticators) {
+      principal = await authenticate(request);
+      if (principal) break;
     }
-    request.actor = 'dev-admin';
+    if (!principal) return unauthorized(reply, 'this route needs a bearer token: sign in at POST /api/v1/auth/login');
+    request.principal = principal;
+    if (!mayUse(principal, policy)) {
+      return reply.code(403).send({ error: 'forbidden', message: `your role (${principal.role}) may not use this route (${policy})`, details: null });
+    }
+  });
+
+  app.addHook('preSerialization', async (request, reply, payload) => {
+    const policy = request.routeOptions.config.policy;
+    if (policy === undefined || policy === 'public' || reply.statusCode >= 300) return payload;
+    if (hasObjectRule(policy) && !request.objectAuthorized) {
+      request.log.error({ policy, url: request.routeOptions.url }, 'route answered without applying its object rule');
+      throw new HttpError(500, 'internal', 'authorization was not applied');
+    }
+    return payload;
   });
 }

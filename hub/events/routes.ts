@@ -52,7 +52,7 @@ export async function eventRoutes(app: FastifyInstance, { db }: { db: Db }): Pro
   app.get<{ Querystring: EventsQuery }>(
     '/api/v1/events',
     {
-      config: { policy: 'admin' },
+      config: { policy: 'events.read' },
       schema: {
         summary: 'Taps as delivered by the campus agents, newest first',
         querystring: {

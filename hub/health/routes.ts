@@ -44,7 +44,7 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
   app.get(
     '/metrics',
     {
-      config: { policy: 'admin' },
+      config: { policy: 'metrics.read' },
       schema: { summary: 'Prometheus metrics (text exposition format); scrape with the admin bearer token' },
     },
     async (_request, reply) => {

@@ -1,0 +1,134 @@
+/**
+ * The authorization policy: every rule of the hub, in one place, as pure
+ * functions. Routes name a rule in `config.policy`; list queries take the
+ * `Scope` that `scopeOf` gives, so rows a caller may not see are never read.
+ *
+ * A rule has two parts. The role gate says which roles may use the route at
+ * all (failing it is 403). The object rule, when there is one, decides on the
+ * one object the route is about (failing it is 404, so that nobody learns
+ * whether another person's object exists).
+ */
+
+export const ROLES = ['admin', 'hod', 'faculty', 'student', 'service'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Principal {
+  /** A user id, an API key id, or `bootstrap` for the development admin token. */
+  id: string;
+  kind: 'user' | 'api-key' | 'bootstrap';
+  role: Role;
+  /** The department of an HOD (and of faculty and students, when known). */
+  departmentId: string | null;
+  /** Rules an API key may use; users have none and are limited by their role alone. */
+  scopes: readonly string[] | null;
+}
+
+/**
+ * What an object rule knows about an object: who owns it. A route fills in
+ * what applies to the object it is about to return or change.
+ */
+export interface OwnedObject {
+  /** The user the object belongs to: a student's record, a user's own profile. */
+  ownerUserId?: string | null;
+  /** The department the object belongs to. */
+  departmentId?: string | null;
+  /** Faculty who teach the section the object belongs to. */
+  facultyUserIds?: readonly string[];
+}
+
+export type Decision = 'allow' | 'forbidden' | 'not-found';
+
+export interface Rule {
+  description: string;
+  roles: readonly Role[];
+  object?: (principal: Principal, object: OwnedObject) => Decision;
+}
+
+/**
+ * Personal data of one person: the person, an admin, the HOD of the
+ * person's department, and the faculty who teach them.
+ */
+function personalData(principal: Principal, object: OwnedObject): Decision {
+  if (principal.role === 'admin') return 'allow';
+  if (typeof object.ownerUserId === 'string' && object.ownerUserId === principal.id) return 'allow';
+  if (principal.role === 'hod' && principal.departmentId !== null && object.departmentId === principal.departmentId) return 'allow';
+  if (principal.role === 'faculty' && object.facultyUserIds?.includes(principal.id)) return 'allow';
+  return 'not-found';
+}
+
+/** Only the owner (and an admin acting for them). */
+function ownerOnly(principal: Principal, object: OwnedObject): Decision {
+  if (principal.role === 'admin') return 'allow';
+  return typeof object.ownerUserId === 'string' && object.ownerUserId === principal.id ? 'allow' : 'not-found';
+}
+
+const EVERYONE: readonly Role[] = ['admin', 'hod', 'faculty', 'student'];
+
+export const RULES = {
+  'metrics.read': { description: 'Prometheus metrics', roles: ['admin', 'service'] },
+  'events.read': { description: 'raw taps as delivered by agents', roles: ['admin'] },
+  'agents.read': { description: 'campus agents and their status', roles: ['admin'] },
+  'agents.command': { description: 'send a command to an agent', roles: ['admin'] },
+  'session.self': { description: 'the caller\'s own sign-in, sessions and profile', roles: EVERYONE },
+  'users.read': { description: 'one user\'s profile', roles: EVERYONE, object: personalData },
+  'users.list': { description: 'list users (an HOD sees their department)', roles: ['admin', 'hod'] },
+  'users.manage': { description: 'create users, change roles, reset credentials', roles: ['admin'] },
+  'users.password': { description: 'change a password', roles: EVERYONE, object: ownerOnly },
+  'api-keys.manage': { description: 'issue, list and revoke integration API keys', roles: ['admin'] },
+  'pki.enrollment.issue': { description: 'issue a one-time agent enrollment token', roles: ['admin'] },
+  'pki.certificates.read': { description: 'list agent certificates', roles: ['admin'] },
+  'pki.certificates.revoke': { description: 'revoke an agent certificate', roles: ['admin'] },
+  'audit.read': { description: 'read and verify the audit log', roles: ['admin'] },
+} as const satisfies Record<string, Rule>;
+
+export type RuleName = keyof typeof RULES;
+/** What a route declares: a rule, or `public` for routes anyone may call (health, sign-in, enrollment with its own token). */
+export type RoutePolicy = RuleName | 'public';
+
+export function isRoutePolicy(value: unknown): value is RoutePolicy {
+  return value === 'public' || (typeof value === 'string' && Object.hasOwn(RULES, value));
+}
+
+/** The role gate. An API key also needs the rule among its scopes. */
+export function mayUse(principal: Principal, rule: RuleName): boolean {
+  const spec: Rule = RULES[rule];
+  if (!spec.roles.includes(principal.role)) return false;
+  return principal.scopes === null || principal.scopes.includes(rule);
+}
+
+/** The object rule; a rule without one allows every object its role gate lets through. */
+export function decide(principal: Principal, rule: RuleName, object: OwnedObject): Decision {
+  if (!mayUse(principal, rule)) return 'forbidden';
+  const spec: Rule = RULES[rule];
+  return spec.object ? spec.object(principal, object) : 'allow';
+}
+
+export function hasObjectRule(rule: RuleName): boolean {
+  return (RULES[rule] as Rule).object !== undefined;
+}
+
+/**
+ * Which rows a principal's lists may contain. Query modules turn this into
+ * their WHERE clause; they never read rows and filter afterwards.
+ */
+export type Scope =
+  | { kind: 'all' }
+  | { kind: 'department'; departmentId: string }
+  | { kind: 'teaching'; facultyUserId: string }
+  | { kind: 'self'; userId: string }
+  | { kind: 'none' };
+
+export function scopeOf(principal: Principal): Scope {
+  switch (principal.role) {
+    case 'admin':
+      return { kind: 'all' };
+    case 'hod':
+      return principal.departmentId ? { kind: 'department', departmentId: principal.departmentId } : { kind: 'none' };
+    case 'faculty':
+      return { kind: 'teaching', facultyUserId: principal.id };
+    case 'student':
+      return { kind: 'self', userId: principal.id };
+    case 'service':
+      return { kind: 'none' };
+  }
+}
