@@ -55,7 +55,7 @@ async function measureBackend(backend: 'pglite' | 'postgres', events: number, ra
   const defaults = hubDefaults();
   const hub = await startHub({
     ...defaults,
-    http: { host: '127.0.0.1', port: 0 },
+    http: { ...defaults.http, host: '127.0.0.1', port: 0 },
     broker: { ...defaults.broker, port: 0 },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
     logLevel: 'silent',

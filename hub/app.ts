@@ -1,10 +1,20 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { MAX_MESSAGE_BYTES, SOFTWARE_VERSION, type AgentAddress, type AgentChannel } from '../protocol/index.js';
 import { createAgentRegistry } from './agents/registry.js';
 import { agentRoutes } from './agents/routes.js';
+import { apiKeyAuthenticator } from './auth/apiKeys.js';
+import { apiKeyRoutes } from './auth/apiKeyRoutes.js';
 import { bootstrapAuthenticator } from './auth/bootstrap.js';
+import { createPasswordHasher } from './auth/passwords.js';
 import { installAuthorization } from './auth/policy.js';
+import { authRoutes } from './auth/routes.js';
+import { createAuthService } from './auth/service.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/broker.js';
 import { connectHubBus } from './bus/bus.js';
 import type { HubConfig } from './config.js';
@@ -16,6 +26,9 @@ import { eventRoutes } from './events/routes.js';
 import { HealthSchema, healthRoutes } from './health/routes.js';
 import { createIngest, type Ingest } from './ingest/pipeline.js';
 import { createHubMetrics, type HubMetrics } from './metrics/metrics.js';
+import { temporaryKeys } from './keys/temporary.js';
+import { userRoutes } from './users/routes.js';
+import { UserViewSchema } from './users/view.js';
 
 export interface Hub {
   /** http://host:port of the REST API. */
@@ -38,7 +51,12 @@ export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', 'h
  * is configured), the hub's MQTT client with its message handlers, and the
  * HTTP API. `stop()` undoes it in reverse order.
  */
-export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub> {
+export interface HubDeps {
+  /** The hub's clock, ms since the epoch; tests pass a controllable one. */
+  now?: () => number;
+}
+
+export async function startHub(config: HubConfig, logger?: Logger, { now = Date.now }: HubDeps = {}): Promise<Hub> {
   const log = logger ?? pino({ name: 'campushub-hub', level: config.logLevel, redact: LOG_REDACT });
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -50,6 +68,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, 'database migrated');
 
+    const keys = temporaryKeys();
     const metrics = createHubMetrics();
     let broker: EmbeddedBroker | undefined;
     if (!config.mqttUrl) {
@@ -103,19 +122,44 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
       },
     );
 
+    const hasher = await createPasswordHasher(config.auth.password, () => metrics.passwordVerifications.inc());
+    const auth = createAuthService({
+      db,
+      hasher,
+      signingKey: await keys.secrets.getOrCreate('auth.token-signing-key', () => randomBytes(32)),
+      now,
+      settings: { accessTokenTtlS: config.auth.accessTokenTtlS, refreshAbsoluteTtlMs: config.auth.refreshAbsoluteTtlDays * 86_400_000, throttle: config.auth.throttle },
+      onLogin: (result) => metrics.logins.inc({ result }),
+    });
+
+    const tls = config.http.tls;
     const app = Fastify({
       loggerInstance: log.child({ ns: 'hub:http' }) as FastifyBaseLogger,
-      bodyLimit: 64 * 1024,
+      ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), minVersion: 'TLSv1.2' as const } } : {}),
+      bodyLimit: config.http.bodyLimitBytes,
       // Fastify's own default is no request timeout at all.
-      requestTimeout: 30_000,
+      requestTimeout: config.http.requestTimeoutMs,
       connectionTimeout: 10_000,
       keepAliveTimeout: 5_000,
       ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     });
     installErrorShape(app);
-    installAuthorization(app, [bootstrapAuthenticator(config.adminToken)]);
+    installAuthorization(app, [bootstrapAuthenticator(config.adminToken), auth.accessTokenAuthenticator, apiKeyAuthenticator(db, now)]);
+    await app.register(helmet, { hsts: tls ? { maxAge: 31_536_000, includeSubDomains: true } : false });
+    if (config.http.corsOrigins.length > 0) await app.register(cors, { origin: config.http.corsOrigins, credentials: false });
+    // After authentication, so that a signed-in user is counted as themselves rather than by address.
+    await app.register(rateLimit, {
+      hook: 'preHandler',
+      max: config.http.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => request.principal?.id ?? request.ip,
+    });
     app.addSchema(HealthSchema);
+    app.addSchema(UserViewSchema);
     await app.register(healthRoutes, { db, metrics, brokerConnected: bus.connected, version: SOFTWARE_VERSION, startedAt: new Date() });
+    await app.register(authRoutes, { db, auth, fields: keys.fields, loginRateLimitPerMinute: config.http.loginRateLimitPerMinute });
+    await app.register(userRoutes, { db, fields: keys.fields, hasher, now });
+    await app.register(apiKeyRoutes, { db, now });
     await app.register(eventRoutes, { db });
     await app.register(agentRoutes, { db, registry });
     await app.listen({ host: config.http.host, port: config.http.port });
@@ -123,7 +167,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
-    const httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const httpUrl = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
     return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, logger: log, stop };
   } catch (error) {

@@ -1,8 +1,24 @@
 import type { Level } from 'pino';
+import { DEFAULT_PASSWORD_PARAMS, type PasswordParams } from './auth/passwords.js';
+import { DEFAULT_THROTTLE_LIMITS, type ThrottleLimits } from './auth/throttle.js';
 
 /** Everything a hub needs to start. Defaults live in `hubDefaults`; the CLI maps flags and environment onto this. */
 export interface HubConfig {
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    /** Serve HTTPS (TLS 1.2 or later, with HSTS) with this certificate and key, PEM files. Plain HTTP is meant for localhost. */
+    tls: { certFile: string; keyFile: string } | undefined;
+    /** Origins a browser may call the API from; none by default (the web app is served by the hub itself). */
+    corsOrigins: string[];
+    /** Largest request body, bytes. Routes that take more (imports) raise it for themselves. */
+    bodyLimitBytes: number;
+    requestTimeoutMs: number;
+    /** Requests per minute per user (or per client address when signed out). */
+    rateLimitPerMinute: number;
+    /** Sign-in attempts per minute per client address, before any password is checked. */
+    loginRateLimitPerMinute: number;
+  };
   /** The embedded broker; ignored when `mqttUrl` is set. */
   broker: {
     host: string;
@@ -15,8 +31,16 @@ export interface HubConfig {
   /** An external broker, e.g. mqtt://127.0.0.1:1883. */
   mqttUrl: string | undefined;
   database: { url: string | undefined; dataDir: string | undefined };
-  /** Bearer token of the development admin; without one, admin routes refuse every request. */
+  /** The bootstrap admin's bearer token, for first setup and development; without one, only users and API keys sign in. */
   adminToken: string | undefined;
+  auth: {
+    /** Access-token lifetime, seconds. */
+    accessTokenTtlS: number;
+    /** A sign-in's absolute lifetime, days: refresh tokens stop working after it. */
+    refreshAbsoluteTtlDays: number;
+    password: PasswordParams;
+    throttle: ThrottleLimits;
+  };
   ingest: {
     /** Most rows written in one transaction. Agent batches queued during a write are merged up to this. */
     maxRowsPerWrite: number;
@@ -30,11 +54,21 @@ export interface HubConfig {
 
 export function hubDefaults(): HubConfig {
   return {
-    http: { host: '127.0.0.1', port: 8080 },
+    http: {
+      host: '127.0.0.1',
+      port: 8080,
+      tls: undefined,
+      corsOrigins: [],
+      bodyLimitBytes: 64 * 1024,
+      requestTimeoutMs: 30_000,
+      rateLimitPerMinute: 600,
+      loginRateLimitPerMinute: 30,
+    },
     broker: { host: '127.0.0.1', port: 1883, maxPacketBytes: 2 * 1024 * 1024, connectTimeoutMs: 10_000 },
     mqttUrl: undefined,
     database: { url: undefined, dataDir: undefined },
     adminToken: undefined,
+    auth: { accessTokenTtlS: 15 * 60, refreshAbsoluteTtlDays: 30, password: DEFAULT_PASSWORD_PARAMS, throttle: DEFAULT_THROTTLE_LIMITS },
     ingest: { maxRowsPerWrite: 10_000 },
     commands: { timeoutMs: 15_000 },
     logLevel: 'info',

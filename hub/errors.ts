@@ -25,6 +25,9 @@ export class HttpError extends Error {
 export function installErrorShape(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
     if (error instanceof HttpError) {
+      const retryAfter = (error.details as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds;
+      if (error.statusCode === 429 && typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+      if (error.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="campushub"');
       return reply.code(error.statusCode).send({ error: error.code, message: error.message, details: error.details });
     }
     if (error.validation) {

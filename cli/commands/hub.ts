@@ -7,12 +7,15 @@ export const hubCommand: Command = {
   options: {
     'http-host': { type: 'string', default: '127.0.0.1', env: 'CAMPUSHUB_HTTP_HOST', description: 'Address the HTTP server binds to (default 127.0.0.1)' },
     'http-port': { type: 'string', default: '8080', env: 'CAMPUSHUB_HTTP_PORT', description: 'HTTP port; 0 picks a free one (default 8080)' },
+    'tls-cert': { type: 'string', env: 'CAMPUSHUB_TLS_CERT', description: 'PEM certificate (chain) file: serve HTTPS with HSTS instead of plain HTTP' },
+    'tls-key': { type: 'string', env: 'CAMPUSHUB_TLS_KEY', description: 'PEM private key file for --tls-cert' },
+    'cors-origins': { type: 'string', env: 'CAMPUSHUB_CORS_ORIGINS', description: 'Comma-separated origins browsers may call the API from (default none)' },
     'mqtt-host': { type: 'string', default: '127.0.0.1', env: 'CAMPUSHUB_MQTT_HOST', description: 'Address the embedded broker binds to (default 127.0.0.1)' },
     'mqtt-port': { type: 'string', default: '1883', env: 'CAMPUSHUB_MQTT_PORT', description: 'Embedded broker port; 0 picks a free one (default 1883)' },
     'mqtt-url': { type: 'string', env: 'MQTT_URL', description: 'Use this external broker instead of the embedded one, e.g. mqtt://127.0.0.1:1883' },
     'database-url': { type: 'string', env: 'DATABASE_URL', description: 'Postgres URL; without it the embedded PGlite is used' },
     'data-dir': { type: 'string', default: './data/hub', env: 'CAMPUSHUB_DATA_DIR', description: 'PGlite data directory (default ./data/hub)' },
-    'admin-token': { type: 'string', env: 'CAMPUSHUB_ADMIN_TOKEN', description: 'Development admin bearer token; admin routes refuse every request without one' },
+    'admin-token': { type: 'string', env: 'CAMPUSHUB_ADMIN_TOKEN', description: 'Bootstrap admin bearer token, for first setup; without it only users and API keys sign in' },
     'log-level': { type: 'string', default: 'info', env: 'LOG_LEVEL', description: 'trace, debug, info, warn, error or silent (default info)' },
   },
   async run(args) {

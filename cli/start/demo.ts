@@ -32,7 +32,7 @@ export async function runDemo(args: ParsedArgs): Promise<number> {
   const hubConfig = hubDefaults();
   const hub = await startHub({
     ...hubConfig,
-    http: { host: '127.0.0.1', port: await preferredOrFree(portArg(args, 'http-port')) },
+    http: { ...hubConfig.http, host: '127.0.0.1', port: await preferredOrFree(portArg(args, 'http-port')) },
     broker: { ...hubConfig.broker, host: '127.0.0.1', port: await preferredOrFree(portArg(args, 'mqtt-port')) },
     database: { url: undefined, dataDir: join(dataDir, 'hub') },
     adminToken,

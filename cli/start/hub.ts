@@ -1,14 +1,26 @@
 import { hubDefaults, type HubConfig } from '../../hub/config.js';
 import { startHub } from '../../hub/app.js';
 import type { ParsedArgs } from '../commands/command.js';
-import { logLevelArg, portArg, stringArg, untilSignal } from './args.js';
+import { logLevelArg, portArg, stringArg, untilSignal, UsageError } from './args.js';
+
+function tlsFiles(certFile: string | undefined, keyFile: string | undefined): HubConfig['http']['tls'] {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new UsageError('HTTPS needs both --tls-cert and --tls-key');
+  return { certFile, keyFile };
+}
 
 export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
   const defaults = hubDefaults();
   const databaseUrl = stringArg(args, 'database-url');
   return {
     ...defaults,
-    http: { host: stringArg(args, 'http-host') ?? defaults.http.host, port: portArg(args, 'http-port') },
+    http: {
+      ...defaults.http,
+      host: stringArg(args, 'http-host') ?? defaults.http.host,
+      port: portArg(args, 'http-port'),
+      tls: tlsFiles(stringArg(args, 'tls-cert'), stringArg(args, 'tls-key')),
+      corsOrigins: (stringArg(args, 'cors-origins') ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+    },
     broker: { ...defaults.broker, host: stringArg(args, 'mqtt-host') ?? defaults.broker.host, port: portArg(args, 'mqtt-port') },
     mqttUrl: stringArg(args, 'mqtt-url'),
     database: { url: databaseUrl, dataDir: databaseUrl ? undefined : (stringArg(args, 'data-dir') ?? './data/hub') },

@@ -61,6 +61,8 @@ export function installAuthorization(app: FastifyInstance, authenticators: reado
   });
 
   app.addHook('onRoute', (route) => {
+    // The CORS plugin's preflight answers only which origins and methods are allowed; it reads and changes nothing.
+    if (route.method === 'OPTIONS' && route.url === '*') route.config = { ...route.config, policy: 'public' };
     const policy = route.config?.policy;
     if (!isRoutePolicy(policy)) {
       throw new MissingPolicyError(`route ${String(route.method)} ${route.url} declares no known authorization policy (config.policy: ${String(policy)})`);

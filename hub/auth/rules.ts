@@ -66,8 +66,8 @@ const EVERYONE: readonly Role[] = ['admin', 'hod', 'faculty', 'student'];
 
 export const RULES = {
   'metrics.read': { description: 'Prometheus metrics', roles: ['admin', 'service'] },
-  'events.read': { description: 'raw taps as delivered by agents', roles: ['admin'] },
-  'agents.read': { description: 'campus agents and their status', roles: ['admin'] },
+  'events.read': { description: 'raw taps as delivered by agents', roles: ['admin', 'service'] },
+  'agents.read': { description: 'campus agents and their status', roles: ['admin', 'service'] },
   'agents.command': { description: 'send a command to an agent', roles: ['admin'] },
   'session.self': { description: 'the caller\'s own sign-in, sessions and profile', roles: EVERYONE },
   'users.read': { description: 'one user\'s profile', roles: EVERYONE, object: personalData },

@@ -48,6 +48,17 @@ export function createHubMetrics() {
       help: 'Database writes of ingest that failed; their batches stay unacknowledged and are redelivered',
       registers,
     }),
+    passwordVerifications: new Counter({
+      name: 'campushub_auth_password_verifications_total',
+      help: 'argon2id verifications, real or against the dummy hash for unknown users',
+      registers,
+    }),
+    logins: new Counter({
+      name: 'campushub_auth_logins_total',
+      help: 'Sign-in attempts by result: success, failure, throttled',
+      labelNames: ['result'] as const,
+      registers,
+    }),
     agentsConnected: new Gauge({ name: 'campushub_agents_connected', help: 'Agents whose retained status is online', registers }),
     agentOutboxDepth: new Gauge({
       name: 'campushub_agent_outbox_depth',

@@ -1,7 +1,7 @@
 import type { TestContext } from 'node:test';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { startHub, type Hub } from '../../hub/app.js';
+import { startHub, type Hub, type HubDeps } from '../../hub/app.js';
 import { hubDefaults, type HubConfig } from '../../hub/config.js';
 import { createTestDatabase } from './database.js';
 
@@ -17,7 +17,7 @@ export interface TestHub extends Hub {
 }
 
 /** A hub in this process on its own database and ephemeral ports, stopped when the test ends. */
-export async function startTestHub(t: TestContext, overrides: Partial<HubConfig> = {}): Promise<TestHub> {
+export async function startTestHub(t: TestContext, overrides: Partial<HubConfig> = {}, deps: HubDeps = {}): Promise<TestHub> {
   const database = await createTestDatabase();
   t.after(() => database.drop());
   const logs: Record<string, unknown>[] = [];
@@ -30,14 +30,14 @@ export async function startTestHub(t: TestContext, overrides: Partial<HubConfig>
   const defaults = hubDefaults();
   const config: HubConfig = {
     ...defaults,
-    http: { host: '127.0.0.1', port: 0 },
+    http: { ...defaults.http, host: '127.0.0.1', port: 0 },
     broker: { ...defaults.broker, host: '127.0.0.1', port: 0 },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
     adminToken: TEST_ADMIN_TOKEN,
     logLevel: 'info',
     ...overrides,
   };
-  const hub = await startHub(config, pino({ level: 'debug' }, sink));
+  const hub = await startHub(config, pino({ level: 'debug' }, sink), deps);
   t.after(() => hub.stop());
   return {
     ...hub,
