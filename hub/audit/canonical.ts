@@ -49,7 +49,10 @@ export interface AuditRow {
   hash: string | null;
 }
 
-/** The select list that yields an `AuditRow`. */
+/**
+ * The select list that yields an `AuditRow`. Its aliases shadow the columns in
+ * ORDER BY, so order by `audit_log.seq` / `audit_log.id`, never a bare name.
+ */
 export const AUDIT_ROW_COLUMNS = `id::text as id, seq::text as seq,
   to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
   actor, action, target, before::text as before, after::text as after, reason, source, request_id, ip, outcome,
