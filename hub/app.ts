@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import { MAX_MESSAGE_BYTES, SOFTWARE_VERSION, type AgentAddress, type AgentChannel } from '../protocol/index.js';
 import { createAgentRegistry } from './agents/registry.js';
 import { agentRoutes } from './agents/routes.js';
+import { startAuditSealer, type AuditSealer } from './audit/sealer.js';
 import { apiKeyAuthenticator } from './auth/apiKeys.js';
 import { apiKeyRoutes } from './auth/apiKeyRoutes.js';
 import { bootstrapAuthenticator } from './auth/bootstrap.js';
@@ -39,6 +40,8 @@ export interface Hub {
   db: Db;
   ingest: Ingest;
   metrics: HubMetrics;
+  /** Chains audit entries; `sealNow()` lets tests and shutdown seal without waiting for the timer. */
+  auditSealer: AuditSealer;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -68,6 +71,8 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ applied }, 'database migrated');
 
+    const auditSealer = startAuditSealer({ db, logger: log });
+    cleanups.push(() => auditSealer.stop());
     const keys = temporaryKeys();
     const metrics = createHubMetrics();
     let broker: EmbeddedBroker | undefined;
@@ -169,7 +174,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     const httpUrl = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
-    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, logger: log, stop };
+    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, auditSealer, logger: log, stop };
   } catch (error) {
     await stop();
     throw error;
