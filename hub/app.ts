@@ -13,7 +13,7 @@ import { apiKeyAuthenticator } from './auth/apiKeys.js';
 import { apiKeyRoutes } from './auth/apiKeyRoutes.js';
 import { bootstrapAuthenticator } from './auth/bootstrap.js';
 import { createPasswordHasher } from './auth/passwords.js';
-import { installAuthorization } from './auth/policy.js';
+import { installAuthorization, type RouteEntry } from './auth/policy.js';
 import { authRoutes } from './auth/routes.js';
 import { createAuthService } from './auth/service.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/broker.js';
@@ -40,6 +40,8 @@ export interface Hub {
   db: Db;
   ingest: Ingest;
   metrics: HubMetrics;
+  /** Every route with its authorization policy. */
+  routes: RouteEntry[];
   /** Chains audit entries; `sealNow()` lets tests and shutdown seal without waiting for the timer. */
   auditSealer: AuditSealer;
   logger: Logger;
@@ -149,7 +151,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     });
     installErrorShape(app);
-    installAuthorization(app, [bootstrapAuthenticator(config.adminToken), auth.accessTokenAuthenticator, apiKeyAuthenticator(db, now)]);
+    const routes = installAuthorization(app, [bootstrapAuthenticator(config.adminToken), auth.accessTokenAuthenticator, apiKeyAuthenticator(db, now)]);
     await app.register(helmet, { hsts: tls ? { maxAge: 31_536_000, includeSubDomains: true } : false });
     if (config.http.corsOrigins.length > 0) await app.register(cors, { origin: config.http.corsOrigins, credentials: false });
     // After authentication, so that a signed-in user is counted as themselves rather than by address.
@@ -174,7 +176,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     const httpUrl = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
-    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, auditSealer, logger: log, stop };
+    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, routes, auditSealer, logger: log, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -48,7 +48,15 @@ function unauthorized(reply: FastifyReply, message: string): FastifyReply {
  * a rule with an object part is enforced by `request.authorize`, and a route
  * that forgets to call it answers 500 instead of leaking the object.
  */
-export function installAuthorization(app: FastifyInstance, authenticators: readonly Authenticator[]): void {
+/** A route as the authorization layer saw it: what the route matrix test walks. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  policy: RoutePolicy;
+}
+
+export function installAuthorization(app: FastifyInstance, authenticators: readonly Authenticator[]): RouteEntry[] {
+  const routes: RouteEntry[] = [];
   app.decorateRequest('principal', null);
   app.decorateRequest('objectAuthorized', false);
   app.decorateRequest('authorize', function (this: FastifyRequest, object: OwnedObject) {
@@ -67,6 +75,7 @@ export function installAuthorization(app: FastifyInstance, authenticators: reado
     if (!isRoutePolicy(policy)) {
       throw new MissingPolicyError(`route ${String(route.method)} ${route.url} declares no known authorization policy (config.policy: ${String(policy)})`);
     }
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, policy });
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -94,4 +103,5 @@ export function installAuthorization(app: FastifyInstance, authenticators: reado
     }
     return payload;
   });
+  return routes;
 }
