@@ -57,6 +57,7 @@ export function commandHelp(command: Command): string {
     '',
     command.summary,
     '',
+    ...(command.description ? [command.description, ''] : []),
     ...(positionals.length > 0 ? ['Arguments:', ...rows(positionals), ''] : []),
     'Options:',
     ...rows(options),

@@ -19,6 +19,8 @@ export interface Command {
   summary: string;
   /** Usage line(s) after `campushub `, e.g. `sim qr [options]`. */
   usage: string;
+  /** Further explanation printed under the summary in --help. */
+  description?: string;
   /** Positional arguments, for --help. */
   positionals?: { name: string; description: string; required?: boolean }[];
   options: Record<string, OptionSpec>;

@@ -4,8 +4,9 @@ import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { deviceCommand } from './device.js';
 import { hubCommand } from './hub.js';
+import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
 import { simCommand } from './sim.js';
 
 /** Every `campushub` subcommand, in the order --help lists them. */
-export const COMMANDS: readonly Command[] = [hubCommand, agentCommand, simCommand, deviceCommand, demoCommand, migrateCommand, auditCommand];
+export const COMMANDS: readonly Command[] = [hubCommand, agentCommand, simCommand, deviceCommand, demoCommand, migrateCommand, keysCommand, auditCommand];
