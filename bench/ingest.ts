@@ -9,7 +9,8 @@
  * Postgres is BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres.
  * The agent runs in its own process, as in production; the hub in this one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -50,6 +51,14 @@ async function postgresReachable(url: string): Promise<boolean> {
   }
 }
 
+/** A throwaway key file: the hub seals its own secrets even in a benchmark. */
+function benchKeyFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'campushub-bench-keys-'));
+  const file = join(dir, 'keys.json');
+  writeFileSync(file, JSON.stringify({ active: 'k1', keys: { k1: randomBytes(32).toString('base64') } }), { mode: 0o600 });
+  return file;
+}
+
 async function measureBackend(backend: 'pglite' | 'postgres', events: number, rawBatch: number) {
   const database = await createTestDatabase(backend === 'postgres' ? (process.env.BENCH_DATABASE_URL ?? DEFAULT_POSTGRES) : '');
   const defaults = hubDefaults();
@@ -58,6 +67,7 @@ async function measureBackend(backend: 'pglite' | 'postgres', events: number, ra
     http: { ...defaults.http, host: '127.0.0.1', port: 0 },
     broker: { ...defaults.broker, port: 0 },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
+    keys: { keyFile: benchKeyFile() },
     logLevel: 'silent',
   });
   const agentDir = mkdtempSync(join(tmpdir(), 'campushub-bench-agent-'));

@@ -27,7 +27,7 @@ import { eventRoutes } from './events/routes.js';
 import { HealthSchema, healthRoutes } from './health/routes.js';
 import { createIngest, type Ingest } from './ingest/pipeline.js';
 import { createHubMetrics, type HubMetrics } from './metrics/metrics.js';
-import { temporaryKeys } from './keys/temporary.js';
+import { openHubKeys } from './keys/index.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
 
@@ -75,7 +75,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
 
     const auditSealer = startAuditSealer({ db, logger: log });
     cleanups.push(() => auditSealer.stop());
-    const keys = temporaryKeys();
+    const keys = await openHubKeys({ db, keyFile: config.keys.keyFile, dataDir: config.database.dataDir, logger: { warn: (message) => log.warn(message) } });
     const metrics = createHubMetrics();
     let broker: EmbeddedBroker | undefined;
     if (!config.mqttUrl) {

@@ -33,6 +33,10 @@ export interface HubConfig {
   database: { url: string | undefined; dataDir: string | undefined };
   /** The bootstrap admin's bearer token, for first setup and development; without one, only users and API keys sign in. */
   adminToken: string | undefined;
+  keys: {
+    /** JSON key file with the key-encryption keys; else CAMPUSHUB_KEY_FILE, CAMPUSHUB_KEKS, or a development key file in the PGlite data directory. */
+    keyFile: string | undefined;
+  };
   auth: {
     /** Access-token lifetime, seconds. */
     accessTokenTtlS: number;
@@ -68,6 +72,7 @@ export function hubDefaults(): HubConfig {
     mqttUrl: undefined,
     database: { url: undefined, dataDir: undefined },
     adminToken: undefined,
+    keys: { keyFile: undefined },
     auth: { accessTokenTtlS: 15 * 60, refreshAbsoluteTtlDays: 30, password: DEFAULT_PASSWORD_PARAMS, throttle: DEFAULT_THROTTLE_LIMITS },
     ingest: { maxRowsPerWrite: 10_000 },
     commands: { timeoutMs: 15_000 },

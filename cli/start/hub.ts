@@ -25,6 +25,7 @@ export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
     mqttUrl: stringArg(args, 'mqtt-url'),
     database: { url: databaseUrl, dataDir: databaseUrl ? undefined : (stringArg(args, 'data-dir') ?? './data/hub') },
     adminToken: stringArg(args, 'admin-token'),
+    keys: { keyFile: stringArg(args, 'key-file') },
     logLevel: logLevelArg(args),
   };
 }

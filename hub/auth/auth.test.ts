@@ -1,12 +1,14 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { hubDefaults } from '../config.js';
 import { createPasswordHasher } from './passwords.js';
+import { DEFAULT_THROTTLE_LIMITS } from './throttle.js';
 import { startTestHub, type TestHub } from '../../test/support/hub.js';
 import { createTestUser, signIn } from '../../test/support/users.js';
 
 const START = Date.parse('2026-11-25T09:00:00Z');
 
-async function hubWithClock(t: import('node:test').TestContext, overrides: Parameters<typeof startTestHub>[1] = {}) {
+async function hubWithClock(t: TestContext, overrides: Parameters<typeof startTestHub>[1] = {}) {
   const clock = { now: START };
   const hub = await startTestHub(t, overrides, { now: () => clock.now });
   return { hub, clock };
@@ -177,7 +179,7 @@ test('repeated failures back off per account, with a cap, and never lock the acc
 
 test('one address failing across many accounts is throttled as a whole', async (t) => {
   const { hub, clock } = await hubWithClock(t, {
-    auth: { ...(await import('../config.js')).hubDefaults().auth, throttle: { ...(await import('./throttle.js')).DEFAULT_THROTTLE_LIMITS, ipMaxFailures: 4 } },
+    auth: { ...hubDefaults().auth, throttle: { ...DEFAULT_THROTTLE_LIMITS, ipMaxFailures: 4 } },
   });
   for (let account = 0; account < 4; account++) assert.equal((await signIn(hub, `user-${account}`, 'wrong password here')).status, 401);
   const blocked = await signIn(hub, 'user-99', 'wrong password here');

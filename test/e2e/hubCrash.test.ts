@@ -6,7 +6,7 @@ import { startQrScannerSimulator } from '../../simulators/qr/scanner.js';
 import { createTestDatabase } from '../support/database.js';
 import { TEST_ADMIN_TOKEN } from '../support/hub.js';
 import { freePort } from '../support/ports.js';
-import { spawnCampushub, type CampushubProcess } from '../support/processes.js';
+import { spawnCampushub, TEST_KEKS, type CampushubProcess } from '../support/processes.js';
 import { tempDir } from '../support/tempDir.js';
 import { waitFor } from '../support/wait.js';
 
@@ -38,7 +38,7 @@ test(`a hub killed with SIGKILL halfway through ${TAPS} taps and restarted ends 
     '--admin-token', TEST_ADMIN_TOKEN,
     ...(database.options.databaseUrl ? ['--database-url', database.options.databaseUrl] : ['--data-dir', database.options.dataDir!]),
   ];
-  let hub: CampushubProcess = spawnCampushub(hubArgs);
+  let hub: CampushubProcess = spawnCampushub(hubArgs, { CAMPUSHUB_KEKS: TEST_KEKS });
   t.after(() => hub.kill());
   await hub.ready;
 
@@ -65,7 +65,7 @@ test(`a hub killed with SIGKILL halfway through ${TAPS} taps and restarted ends 
   await waitFor(() => delivered >= TAPS / 2, { timeoutMs: 60_000, message: 'half the taps to reach the agent' });
   await hub.kill();
   const killedAt = delivered;
-  hub = spawnCampushub(hubArgs);
+  hub = spawnCampushub(hubArgs, { CAMPUSHUB_KEKS: TEST_KEKS });
   await hub.ready;
 
   await waitFor(() => scanner.pending === 0 && agent.outbox.stats().depth === 0 && agent.uplink.inFlightCount === 0, {

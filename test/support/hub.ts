@@ -1,9 +1,13 @@
 import type { TestContext } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startHub, type Hub, type HubDeps } from '../../hub/app.js';
 import { hubDefaults, type HubConfig } from '../../hub/config.js';
 import { createTestDatabase } from './database.js';
+import { tempDir } from './tempDir.js';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-not-a-secret';
 
@@ -28,12 +32,15 @@ export async function startTestHub(t: TestContext, overrides: Partial<HubConfig>
     },
   });
   const defaults = hubDefaults();
+  const keyFile = join(tempDir(t, 'hub-keys'), 'keys.json');
+  writeFileSync(keyFile, JSON.stringify({ active: 'k1', keys: { k1: randomBytes(32).toString('base64') } }), { mode: 0o600 });
   const config: HubConfig = {
     ...defaults,
     http: { ...defaults.http, host: '127.0.0.1', port: 0 },
     broker: { ...defaults.broker, host: '127.0.0.1', port: 0 },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
     adminToken: TEST_ADMIN_TOKEN,
+    keys: { keyFile },
     logLevel: 'info',
     ...overrides,
   };

@@ -17,6 +17,9 @@ export interface CampushubProcess {
 }
 
 /** Runs `campushub <args>` from source in a child process. */
+/** The key-encryption key of hubs that tests start, fixed so that a restarted hub reads what the first one sealed. Tests only. */
+export const TEST_KEKS = `test1:${Buffer.alloc(32, 7).toString('base64')}`;
+
 export function spawnCampushub(args: string[], env: NodeJS.ProcessEnv = {}): CampushubProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
