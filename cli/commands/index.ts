@@ -7,6 +7,7 @@ import { hubCommand } from './hub.js';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
 import { simCommand } from './sim.js';
+import { usersCommand } from './users.js';
 
 /** Every `campushub` subcommand, in the order --help lists them. */
-export const COMMANDS: readonly Command[] = [hubCommand, agentCommand, simCommand, deviceCommand, demoCommand, migrateCommand, keysCommand, auditCommand];
+export const COMMANDS: readonly Command[] = [hubCommand, agentCommand, simCommand, deviceCommand, demoCommand, migrateCommand, usersCommand, keysCommand, auditCommand];

@@ -1,35 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { appendAudit, auditContextOf } from '../audit/append.js';
 import type { PasswordHasher } from '../auth/passwords.js';
-import { passwordProblem } from '../auth/passwords.js';
 import { revokeAllFamilies } from '../auth/refreshTokens.js';
 import { ROLES, scopeOf, type Role } from '../auth/rules.js';
-import {
-  findUserById,
-  insertUser,
-  listUsers,
-  raiseSessionEpoch,
-  setPasswordHash,
-  setSealedField,
-  updateUser,
-  type SealedField,
-  type UserChanges,
-  type UserRow,
-} from '../auth/users.js';
-import type { Db, Queryable } from '../db/db.js';
+import { findUserById, listUsers, raiseSessionEpoch, setPasswordHash, updateUser, type UserChanges } from '../auth/users.js';
+import type { Db } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import type { FieldCipher } from '../keys/fieldCipher.js';
+import { auditable, checkPassword, createUser, sealPersonal, type PersonalInput } from './service.js';
 import { userView } from './view.js';
 
 const MAX_PAGE = 200;
 const USERNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@-]{1,99}$';
 const DEPARTMENT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 const UUID = { type: 'string', format: 'uuid' } as const;
-
-/** Personal fields as the API names them, and where they are sealed. */
-const PERSONAL_FIELDS: Record<'email' | 'phone' | 'guardianContact', SealedField> = { email: 'email', phone: 'phone', guardianContact: 'guardian' };
-type PersonalInput = Partial<Record<keyof typeof PERSONAL_FIELDS, string | null>>;
 
 const PersonalProperties = {
   email: { type: ['string', 'null'], format: 'email', maxLength: 254 },
@@ -60,27 +44,6 @@ export interface UserRoutesOptions {
   now: () => number;
 }
 
-/** What an audit entry may say about a user: never the password hash or personal fields. */
-function auditable(user: UserRow) {
-  return { role: user.role, departmentId: user.department_id, status: user.status, displayName: user.display_name };
-}
-
-async function sealPersonal(tx: Queryable, fields: FieldCipher, userId: string, input: PersonalInput): Promise<string[]> {
-  const changed: string[] = [];
-  for (const [name, column] of Object.entries(PERSONAL_FIELDS) as [keyof typeof PERSONAL_FIELDS, SealedField][]) {
-    const value = input[name];
-    if (value === undefined) continue;
-    await setSealedField(tx, userId, column, value === null ? null : await fields.seal(tx, `user:${userId}`, column, value));
-    changed.push(name);
-  }
-  return changed;
-}
-
-function checkPassword(password: string, username: string): void {
-  const problem = passwordProblem(password, username);
-  if (problem) throw new HttpError(400, 'weak_password', problem, { path: '/password' });
-}
-
 export async function userRoutes(app: FastifyInstance, { db, fields, hasher, now }: UserRoutesOptions): Promise<void> {
 
   app.post<{ Body: CreateBody }>(
@@ -106,20 +69,8 @@ export async function userRoutes(app: FastifyInstance, { db, fields, hasher, now
       },
     },
     async (request, reply) => {
-      const body = request.body;
-      if (body.role === 'hod' && !body.departmentId) throw new HttpError(400, 'department_required', 'an HOD needs a departmentId', { path: '/departmentId' });
-      if (body.password !== undefined) checkPassword(body.password, body.username);
-      const passwordHash = body.password === undefined ? null : await hasher.hash(body.password);
-      const id = randomUUID();
-      const user = await db.transaction(async (tx) => {
-        const taken = await tx.query('select 1 from users where lower(username) = lower($1)', [body.username]);
-        if (taken.rowCount > 0) throw new HttpError(409, 'username_taken', `username ${body.username} is taken`, { path: '/username' });
-        await insertUser(tx, { id, username: body.username, displayName: body.displayName, role: body.role, departmentId: body.departmentId ?? null, passwordHash }, new Date(now()));
-        const personal = await sealPersonal(tx, fields, id, body);
-        const created = (await findUserById(tx, id))!;
-        await appendAudit(tx, { ...auditContextOf(request), action: 'user.create', target: `user:${id}`, after: { ...auditable(created), personalFields: personal } });
-        return created;
-      });
+      const { password, ...body } = request.body;
+      const user = await createUser(db, { fields, hasher, now }, { ...body, departmentId: body.departmentId ?? null, password: password ?? null }, auditContextOf(request));
       return reply.code(201).send(await userView(db, fields, user));
     },
   );

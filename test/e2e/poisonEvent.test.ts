@@ -60,7 +60,7 @@ test(`one schema-invalid event ahead of ${GOOD} good ones is quarantined with it
   assert.equal(outcome.result.items[0]!.id, poisonId);
   assert.match(outcome.result.items[0]!.reason, /subject/);
   const recorded = await hub.db.query<{ requested_by: string; reason: string; status: string }>('select requested_by, reason, status from agent_commands');
-  assert.deepEqual(recorded.rows, [{ requested_by: 'dev-admin', reason: 'checking the poison test', status: 'ok' }]);
+  assert.deepEqual(recorded.rows, [{ requested_by: 'bootstrap', reason: 'checking the poison test', status: 'ok' }]);
 });
 
 test('releasing a quarantined event sends it again, and purging it is the only way it disappears', async (t) => {
