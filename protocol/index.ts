@@ -4,3 +4,4 @@ export * from './schemas.js';
 export * from './commands.js';
 export * from './codec.js';
 export * from './api.js';
+export * from './pki.js';
