@@ -6,6 +6,9 @@ import { agentRoutes } from './agents/routes.js';
 import { bootstrapAuthenticator } from './auth/bootstrap.js';
 import { installAuthorization } from './auth/policy.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/broker.js';
+import type { SecretStore } from './keys/secretStore.js';
+import { pkiRoutes } from './pki/routes.js';
+import { ephemeralSecretStore, startPki, type Pki } from './pki/pki.js';
 import { connectHubBus } from './bus/bus.js';
 import type { HubConfig } from './config.js';
 import { openDb, type Db } from './db/db.js';
@@ -27,7 +30,16 @@ export interface Hub {
   ingest: Ingest;
   metrics: HubMetrics;
   logger: Logger;
+  /** The agent certificate authority. */
+  pki: Pki;
+  /** The embedded broker, unless an external one is used. */
+  broker: EmbeddedBroker | undefined;
   stop(): Promise<void>;
+}
+
+export interface HubDependencies {
+  /** Where the CA key is kept (sealed). Without one the CA key lives in memory only, and agent certificates do not survive a restart. */
+  secrets?: SecretStore;
 }
 
 /** Secrets never reach the logs: request headers that carry them are redacted. */
@@ -38,7 +50,7 @@ export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', 'h
  * is configured), the hub's MQTT client with its message handlers, and the
  * HTTP API. `stop()` undoes it in reverse order.
  */
-export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub> {
+export async function startHub(config: HubConfig, logger?: Logger, dependencies: HubDependencies = {}): Promise<Hub> {
   const log = logger ?? pino({ name: 'campushub-hub', level: config.logLevel, redact: LOG_REDACT });
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -51,19 +63,33 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     if (applied.length > 0) log.info({ applied }, 'database migrated');
 
     const metrics = createHubMetrics();
+    if (!dependencies.secrets) log.warn('no secret store: the CA key lives in memory only, so agent certificates will not survive a hub restart');
+    const pki = await startPki({
+      db,
+      secrets: dependencies.secrets ?? ephemeralSecretStore(),
+      replaceCaOnKeyMismatch: !dependencies.secrets,
+      logger: log,
+      certificateLifetimeDays: config.pki.certificateLifetimeDays,
+    });
+    const mtls = config.broker.security === 'mtls';
     let broker: EmbeddedBroker | undefined;
     if (!config.mqttUrl) {
+      const server = mtls ? await pki.issueHubIdentity('server', ['localhost', '127.0.0.1', '::1', config.broker.host, ...config.broker.tlsHostnames]) : undefined;
       broker = await startEmbeddedBroker({
         ...config.broker,
+        ...(server ? { tls: { caCertificatePem: server.caCertificatePem, keyPem: server.keyPem, certificatePem: server.certificatePem, isRevoked: pki.isRevoked } } : {}),
         logger: log,
         onGuardViolation: (violation) => metrics.guardViolations.inc({ violation }),
       });
       const embedded = broker;
+      pki.onRevoked((revoked) => embedded.disconnectSerial(revoked.serial));
       cleanups.push(() => embedded.close());
     }
     const brokerUrl = config.mqttUrl ?? broker!.url;
 
-    const bus = await connectHubBus(brokerUrl, log);
+    // With mutual TLS the hub's own client is an identity of the same CA (CN campushub-hub), for the embedded and an mqtts:// external broker.
+    const busTls = mtls && brokerUrl.startsWith('mqtts:') ? await pki.issueHubIdentity('hub') : undefined;
+    const bus = await connectHubBus(brokerUrl, log, busTls);
     cleanups.push(() => bus.close());
     const ingest = createIngest({
       db,
@@ -118,6 +144,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     await app.register(healthRoutes, { db, metrics, brokerConnected: bus.connected, version: SOFTWARE_VERSION, startedAt: new Date() });
     await app.register(eventRoutes, { db });
     await app.register(agentRoutes, { db, registry });
+    await app.register(pkiRoutes, { pki });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -125,7 +152,7 @@ export async function startHub(config: HubConfig, logger?: Logger): Promise<Hub>
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     const httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
-    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, logger: log, stop };
+    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, logger: log, pki, broker, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,7 +1,7 @@
 import { hubDefaults, type HubConfig } from '../../hub/config.js';
 import { startHub } from '../../hub/app.js';
 import type { ParsedArgs } from '../commands/command.js';
-import { logLevelArg, portArg, stringArg, untilSignal } from './args.js';
+import { integerArg, logLevelArg, portArg, stringArg, untilSignal, UsageError } from './args.js';
 
 export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
   const defaults = hubDefaults();
@@ -9,12 +9,25 @@ export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
   return {
     ...defaults,
     http: { host: stringArg(args, 'http-host') ?? defaults.http.host, port: portArg(args, 'http-port') },
-    broker: { ...defaults.broker, host: stringArg(args, 'mqtt-host') ?? defaults.broker.host, port: portArg(args, 'mqtt-port') },
+    broker: {
+      ...defaults.broker,
+      host: stringArg(args, 'mqtt-host') ?? defaults.broker.host,
+      port: portArg(args, 'mqtt-port'),
+      security: securityArg(args),
+      tlsHostnames: (args.values['mqtt-tls-hostname'] as string[] | undefined) ?? [],
+    },
+    pki: { certificateLifetimeDays: integerArg(args, 'cert-lifetime-days', 1, 825) },
     mqttUrl: stringArg(args, 'mqtt-url'),
     database: { url: databaseUrl, dataDir: databaseUrl ? undefined : (stringArg(args, 'data-dir') ?? './data/hub') },
     adminToken: stringArg(args, 'admin-token'),
     logLevel: logLevelArg(args),
   };
+}
+
+function securityArg(args: ParsedArgs): HubConfig['broker']['security'] {
+  const value = stringArg(args, 'mqtt-security') ?? 'mtls';
+  if (value !== 'mtls' && value !== 'development') throw new UsageError('--mqtt-security must be mtls or development');
+  return value;
 }
 
 export async function runHub(args: ParsedArgs): Promise<number> {

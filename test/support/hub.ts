@@ -1,9 +1,10 @@
 import type { TestContext } from 'node:test';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { startHub, type Hub } from '../../hub/app.js';
+import { startHub, type Hub, type HubDependencies } from '../../hub/app.js';
 import { hubDefaults, type HubConfig } from '../../hub/config.js';
 import { createTestDatabase } from './database.js';
+import { memorySecretStore } from './memorySecretStore.js';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-not-a-secret';
 
@@ -17,7 +18,11 @@ export interface TestHub extends Hub {
 }
 
 /** A hub in this process on its own database and ephemeral ports, stopped when the test ends. */
-export async function startTestHub(t: TestContext, overrides: Partial<HubConfig> = {}): Promise<TestHub> {
+export async function startTestHub(
+  t: TestContext,
+  overrides: Partial<HubConfig> = {},
+  dependencies: HubDependencies = { secrets: memorySecretStore() },
+): Promise<TestHub> {
   const database = await createTestDatabase();
   t.after(() => database.drop());
   const logs: Record<string, unknown>[] = [];
@@ -31,13 +36,14 @@ export async function startTestHub(t: TestContext, overrides: Partial<HubConfig>
   const config: HubConfig = {
     ...defaults,
     http: { host: '127.0.0.1', port: 0 },
-    broker: { ...defaults.broker, host: '127.0.0.1', port: 0 },
+    // Development mode (plain MQTT) unless a test asks for mutual TLS with its own broker settings.
+    broker: { ...defaults.broker, host: '127.0.0.1', port: 0, security: 'development' },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
     adminToken: TEST_ADMIN_TOKEN,
     logLevel: 'info',
     ...overrides,
   };
-  const hub = await startHub(config, pino({ level: 'debug' }, sink));
+  const hub = await startHub(config, pino({ level: 'debug' }, sink), dependencies);
   t.after(() => hub.stop());
   return {
     ...hub,
