@@ -1,4 +1,5 @@
 import { agentCommand } from './agent.js';
+import { agentEnrollCommand } from './agentEnroll.js';
 import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { deviceCommand } from './device.js';
@@ -7,4 +8,4 @@ import { migrateCommand } from './migrate.js';
 import { simCommand } from './sim.js';
 
 /** Every `campushub` subcommand, in the order --help lists them. */
-export const COMMANDS: readonly Command[] = [hubCommand, agentCommand, simCommand, deviceCommand, demoCommand, migrateCommand];
+export const COMMANDS: readonly Command[] = [hubCommand, agentCommand, agentEnrollCommand, simCommand, deviceCommand, demoCommand, migrateCommand];
