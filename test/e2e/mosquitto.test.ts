@@ -30,11 +30,11 @@ async function brokerCertificate(hub: TestHub, role: 'server' | 'hub', keys: { p
 }
 
 /** The shipped campushub.conf and ACL with this test's paths and port; mosquitto in the foreground. */
-async function startMosquitto(t: TestContext, dir: string, port: number): Promise<{ output: () => string }> {
+async function startMosquitto(t: TestContext, dir: string, port: number): Promise<{ output: () => string; stop: () => Promise<void> }> {
   const conf = readFileSync(join(DEPLOY, 'campushub.conf'), 'utf8')
     .replaceAll('/etc/mosquitto/campushub', dir)
     .replace(/^listener 8883$/m, `listener ${port} 127.0.0.1`);
-  writeFileSync(join(dir, 'campushub.acl'), readFileSync(join(DEPLOY, 'campushub.acl')));
+  if (!existsSync(join(dir, 'campushub.acl'))) writeFileSync(join(dir, 'campushub.acl'), readFileSync(join(DEPLOY, 'campushub.acl')));
   // Run as root, mosquitto would switch to its own user, which cannot read this test's files.
   writeFileSync(join(dir, 'campushub.conf'), `${process.getuid?.() === 0 ? 'user root\n' : ''}${conf}\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n`);
   const child = spawn(MOSQUITTO, ['-c', join(dir, 'campushub.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -42,11 +42,12 @@ async function startMosquitto(t: TestContext, dir: string, port: number): Promis
   child.stdout.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  t.after(async () => {
-    child.kill('SIGTERM');
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
-  });
-  return { output: () => lines.join('') };
+  };
+  t.after(stop);
+  return { output: () => lines.join(''), stop };
 }
 
 function batch(subject: string): Buffer {
@@ -138,5 +139,27 @@ test(
     await client.publishAsync(agentTopic(a.address, 'events'), batch('AFTER-ANONYMOUS'), { qos: 1 });
     await waitFor(() => received.some((message) => message.subject === 'AFTER-ANONYMOUS'), { message: 'the barrier message' });
     assert.ok(!received.some((message) => message.subject === 'ANONYMOUS'));
+
+    // Revocation here is a restart with an updated list: deny the identity in the ACL file, restart, and it is cut off.
+    await client.endAsync(true);
+    await subscriber.endAsync(true);
+    await agent.stop();
+    await mosquitto.stop();
+    writeFileSync(join(dir, 'campushub.acl'), `${readFileSync(join(dir, 'campushub.acl'), 'utf8')}\nuser campus-a/agent-2\ntopic deny campushub/v1/#\n`);
+    const restarted = await startMosquitto(t, dir, port);
+    const watcher = await waitFor(() => mqtt.connectAsync(url, hubOptions), { message: `mosquitto to come back (log: ${restarted.output()})` });
+    t.after(() => watcher.endAsync(true));
+    await watcher.subscribeAsync('campushub/v1/#', { qos: 1 });
+    const after: string[] = [];
+    watcher.on('message', (_topic, payload) => after.push((JSON.parse(payload.toString()) as { events: { subject: string }[] }).events[0]!.subject));
+    const denied = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, key: a.keyPem, cert: a.certificatePem, ca: a.caCertificatePem, clientId: a.clientId });
+    t.after(() => denied.endAsync(true));
+    await denied.publishAsync(agentTopic(a.address, 'events'), batch('REVOKED-BY-LIST'), { qos: 1 });
+    const other = await enrollTestAgent(hub, { campusId: 'campus-a', agentId: 'agent-3' });
+    const still = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, key: other.keyPem, cert: other.certificatePem, ca: other.caCertificatePem, clientId: other.clientId });
+    t.after(() => still.endAsync(true));
+    await still.publishAsync(agentTopic(other.address, 'events'), batch('STILL-ALLOWED'), { qos: 1 });
+    await waitFor(() => after.includes('STILL-ALLOWED'), { message: 'the allowed agent after the restart' });
+    assert.deepEqual(after, ['STILL-ALLOWED']);
   },
 );
