@@ -2,6 +2,7 @@ import pino, { type Logger } from 'pino';
 import { createCommandRunner } from './commands.js';
 import type { AgentConfig } from './config.js';
 import { DeviceManager } from './devices/manager.js';
+import { renewIdentity, renewalDueAt, type AgentIdentity } from './identity.js';
 import { Outbox } from './outbox/outbox.js';
 import { Uplink } from './uplink/uplink.js';
 
@@ -9,6 +10,10 @@ export interface Agent {
   outbox: Outbox;
   uplink: Uplink;
   devices: DeviceManager;
+  /** The current identity, when the agent is enrolled (it changes on renewal). */
+  identity(): AgentIdentity | undefined;
+  /** Renews the certificate now (the timer does this at two thirds of its lifetime). */
+  renewNow(): Promise<AgentIdentity>;
   stop(): Promise<void>;
 }
 
@@ -32,6 +37,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   const uplink = new Uplink({
     address: { campusId: config.campusId, agentId: config.agentId },
     mqttUrl: config.mqttUrl,
+    ...(config.identity ? { tls: config.identity } : {}),
     settings: config.uplink,
     outbox,
     logger: log,
@@ -39,9 +45,42 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     runCommand: createCommandRunner(outbox, log, () => uplink.pump()),
   });
   uplink.start();
+
+  let identity = config.identity;
+  let renewTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const renewNow = async (): Promise<AgentIdentity> => {
+    if (!identity) throw new Error('this agent has no identity to renew; enroll it first');
+    const renewed = await renewIdentity(identity, config.dataDir);
+    identity = renewed;
+    log.info({ serial: renewed.serial, notAfter: renewed.notAfter.toISOString() }, 'renewed the agent certificate');
+    uplink.replaceTls(renewed);
+    return renewed;
+  };
+  const scheduleRenewal = (delayMs?: number) => {
+    if (!identity || stopped) return;
+    const wait = delayMs ?? Math.max(0, renewalDueAt(identity).getTime() - Date.now());
+    // setTimeout holds at most 2^31-1 ms; a longer wait is taken in steps.
+    const step = Math.min(wait, 2 ** 31 - 1);
+    renewTimer = setTimeout(() => {
+      if (step < wait) return scheduleRenewal(wait - step);
+      renewNow().then(
+        () => scheduleRenewal(),
+        (error: Error) => {
+          log.error({ err: error.message, notAfter: identity?.notAfter.toISOString() }, 'certificate renewal failed; trying again later');
+          scheduleRenewal(config.renewRetryMs ?? 3_600_000);
+        },
+      );
+    }, step);
+    renewTimer.unref();
+  };
+  scheduleRenewal();
+
   try {
     await devices.start();
   } catch (error) {
+    stopped = true;
+    clearTimeout(renewTimer);
     await uplink.stop();
     outbox.close();
     throw error;
@@ -51,7 +90,11 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     outbox,
     uplink,
     devices,
+    identity: () => identity,
+    renewNow,
     async stop() {
+      stopped = true;
+      clearTimeout(renewTimer);
       await devices.stop();
       await uplink.stop();
       outbox.close();

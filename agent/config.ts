@@ -1,4 +1,5 @@
 import type { Level } from 'pino';
+import type { AgentIdentity } from './identity.js';
 
 export interface DeviceConfig {
   /** The id events carry, e.g. `door-204`. */
@@ -33,6 +34,13 @@ export interface AgentConfig {
     /** Retained health message period, ms (default 30000). */
     healthIntervalMs: number;
   };
+  /**
+   * The enrolled identity (agent/identity.ts): with it the uplink uses mutual
+   * TLS (an mqtts:// URL) and renews the certificate at two thirds of its lifetime.
+   */
+  identity?: AgentIdentity;
+  /** A failed renewal is tried again after this many ms (default 1 hour). */
+  renewRetryMs?: number;
   /** Repeated scans of one code at one device within this many ms count once (default 30000). */
   debounceMs: number;
   logLevel: Level | 'silent';

@@ -17,6 +17,8 @@ import { installAuthorization, type RouteEntry } from './auth/policy.js';
 import { authRoutes } from './auth/routes.js';
 import { createAuthService } from './auth/service.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/broker.js';
+import { pkiRoutes } from './pki/routes.js';
+import { startPki, type Pki } from './pki/pki.js';
 import { connectHubBus } from './bus/bus.js';
 import type { HubConfig } from './config.js';
 import { openDb, type Db } from './db/db.js';
@@ -45,21 +47,27 @@ export interface Hub {
   /** Chains audit entries; `sealNow()` lets tests and shutdown seal without waiting for the timer. */
   auditSealer: AuditSealer;
   logger: Logger;
+  /** The agent certificate authority. */
+  pki: Pki;
+  /** The embedded broker, unless an external one is used. */
+  broker: EmbeddedBroker | undefined;
   stop(): Promise<void>;
 }
 
 /** Secrets never reach the logs: request headers that carry them are redacted. */
 export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.password', '*.token'];
 
-/**
- * Starts a hub: database (migrated), broker (embedded unless an external one
- * is configured), the hub's MQTT client with its message handlers, and the
- * HTTP API. `stop()` undoes it in reverse order.
- */
 export interface HubDeps {
   /** The hub's clock, ms since the epoch; tests pass a controllable one. */
   now?: () => number;
 }
+
+/**
+ * Starts a hub: database (migrated), keys, audit sealer, certificate
+ * authority, broker (embedded unless an external one is configured), the
+ * hub's MQTT client with its message handlers, and the HTTP API. `stop()`
+ * undoes it in reverse order.
+ */
 
 export async function startHub(config: HubConfig, logger?: Logger, { now = Date.now }: HubDeps = {}): Promise<Hub> {
   const log = logger ?? pino({ name: 'campushub-hub', level: config.logLevel, redact: LOG_REDACT });
@@ -77,19 +85,31 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     cleanups.push(() => auditSealer.stop());
     const keys = await openHubKeys({ db, keyFile: config.keys.keyFile, dataDir: config.database.dataDir, logger: { warn: (message) => log.warn(message) } });
     const metrics = createHubMetrics();
+    const pki = await startPki({
+      db,
+      secrets: keys.secrets,
+      logger: log,
+      certificateLifetimeDays: config.pki.certificateLifetimeDays,
+    });
+    const mtls = config.broker.security === 'mtls';
     let broker: EmbeddedBroker | undefined;
     if (!config.mqttUrl) {
+      const server = mtls ? await pki.issueHubIdentity('server', ['localhost', '127.0.0.1', '::1', config.broker.host, ...config.broker.tlsHostnames]) : undefined;
       broker = await startEmbeddedBroker({
         ...config.broker,
+        ...(server ? { tls: { caCertificatePem: server.caCertificatePem, keyPem: server.keyPem, certificatePem: server.certificatePem, isRevoked: pki.isRevoked } } : {}),
         logger: log,
         onGuardViolation: (violation) => metrics.guardViolations.inc({ violation }),
       });
       const embedded = broker;
+      pki.onRevoked((revoked) => embedded.disconnectSerial(revoked.serial));
       cleanups.push(() => embedded.close());
     }
     const brokerUrl = config.mqttUrl ?? broker!.url;
 
-    const bus = await connectHubBus(brokerUrl, log);
+    // With mutual TLS the hub's own client is an identity of the same CA (CN campushub-hub), for the embedded and an mqtts:// external broker.
+    const busTls = mtls && brokerUrl.startsWith('mqtts:') ? await pki.issueHubIdentity('hub') : undefined;
+    const bus = await connectHubBus(brokerUrl, log, busTls);
     cleanups.push(() => bus.close());
     const ingest = createIngest({
       db,
@@ -169,6 +189,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     await app.register(apiKeyRoutes, { db, now });
     await app.register(eventRoutes, { db });
     await app.register(agentRoutes, { db, registry });
+    await app.register(pkiRoutes, { pki });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -176,7 +197,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     const httpUrl = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
-    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, routes, auditSealer, logger: log, stop };
+    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, routes, auditSealer, pki, broker, logger: log, stop };
   } catch (error) {
     await stop();
     throw error;

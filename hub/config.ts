@@ -27,6 +27,21 @@ export interface HubConfig {
     maxPacketBytes: number;
     /** Seconds a new connection may take to send CONNECT. */
     connectTimeoutMs: number;
+    /**
+     * `mtls`: MQTT over TLS, agents authenticate with certificates of the hub CA
+     * and are held to their own topics. `development`: plain, unauthenticated
+     * MQTT, for the demo and tests only.
+     */
+    security: 'mtls' | 'development';
+    /** Host names and addresses agents use to reach the broker, for its server certificate (localhost and 127.0.0.1 always). */
+    tlsHostnames: string[];
+    rateLimits: {
+      /** Sustained PUBLISH packets per second per client; beyond the burst the client is disconnected. */
+      publishesPerSecond: number;
+      publishBurst: number;
+      /** New connections per IP address per minute; more are closed before CONNECT. */
+      connectionsPerIpPerMinute: number;
+    };
   };
   /** An external broker, e.g. mqtt://127.0.0.1:1883. */
   mqttUrl: string | undefined;
@@ -49,6 +64,10 @@ export interface HubConfig {
     /** Most rows written in one transaction. Agent batches queued during a write are merged up to this. */
     maxRowsPerWrite: number;
   };
+  pki: {
+    /** Lifetime of agent certificates in days; agents renew at about two thirds of it. */
+    certificateLifetimeDays: number;
+  };
   commands: {
     /** How long a command waits for the agent's response, in ms. */
     timeoutMs: number;
@@ -68,13 +87,22 @@ export function hubDefaults(): HubConfig {
       rateLimitPerMinute: 600,
       loginRateLimitPerMinute: 30,
     },
-    broker: { host: '127.0.0.1', port: 1883, maxPacketBytes: 2 * 1024 * 1024, connectTimeoutMs: 10_000 },
+    broker: {
+      host: '127.0.0.1',
+      port: 1883,
+      maxPacketBytes: 2 * 1024 * 1024,
+      connectTimeoutMs: 10_000,
+      security: 'mtls',
+      tlsHostnames: [],
+      rateLimits: { publishesPerSecond: 1000, publishBurst: 5000, connectionsPerIpPerMinute: 600 },
+    },
     mqttUrl: undefined,
     database: { url: undefined, dataDir: undefined },
     adminToken: undefined,
     keys: { keyFile: undefined },
     auth: { accessTokenTtlS: 15 * 60, refreshAbsoluteTtlDays: 30, password: DEFAULT_PASSWORD_PARAMS, throttle: DEFAULT_THROTTLE_LIMITS },
     ingest: { maxRowsPerWrite: 10_000 },
+    pki: { certificateLifetimeDays: 30 },
     commands: { timeoutMs: 15_000 },
     logLevel: 'info',
   };

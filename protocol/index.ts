@@ -5,3 +5,4 @@ export * from './commands.js';
 export * from './codec.js';
 export * from './api.js';
 export * from './envelope.js';
+export * from './pki.js';

@@ -4,6 +4,7 @@ import {
   CHANNEL_DELIVERY,
   PROTOCOL_VERSION,
   SOFTWARE_VERSION,
+  agentClientId,
   agentSubscriptions,
   agentTopic,
   decode,
@@ -28,9 +29,18 @@ interface InFlightBatch {
   timer: NodeJS.Timeout;
 }
 
+/** The agent's certificate, key and the hub CA, for mqtts://. */
+export interface UplinkTls {
+  keyPem: string;
+  certificatePem: string;
+  caCertificatePem: string;
+}
+
 export interface UplinkOptions {
   address: AgentAddress;
   mqttUrl: string;
+  /** Mutual TLS credentials; used when the URL is mqtts://. */
+  tls?: UplinkTls;
   settings: AgentConfig['uplink'];
   outbox: Outbox;
   logger: Logger;
@@ -83,10 +93,36 @@ export class Uplink {
   }
 
   start(): void {
-    const { address, mqttUrl } = this.options;
+    this.connectClient();
+    this.healthTimer = setInterval(() => this.publishHealth(), this.options.settings.healthIntervalMs);
+    this.healthTimer.unref();
+  }
+
+  /**
+   * Uses a renewed certificate: the current connection is dropped and a new
+   * one made with it. Nothing is lost; what was in flight goes again.
+   */
+  replaceTls(tls: UplinkTls): void {
+    this.options.tls = tls;
+    if (this.stopping) return;
+    const old = this.client;
+    if (old) {
+      old.removeAllListeners();
+      old.on('error', () => {});
+      old.end(true);
+    }
+    clearTimeout(this.reconnectTimer);
+    this.resetInFlight();
+    this.connectClient();
+  }
+
+  private connectClient(): void {
+    const { address, mqttUrl, tls } = this.options;
     const options: IClientOptions = {
       protocolVersion: 4,
-      clientId: `campushub-agent-${address.campusId}-${address.agentId}`,
+      // The broker refuses any other id for this agent's certificate.
+      clientId: agentClientId(address),
+      ...(tls ? { key: tls.keyPem, cert: tls.certificatePem, ca: tls.caCertificatePem, rejectUnauthorized: true } : {}),
       clean: true,
       reconnectPeriod: 0,
       connectTimeout: 10_000,
@@ -104,8 +140,6 @@ export class Uplink {
     client.on('close', () => this.onClose());
     client.on('error', (error) => this.log.debug({ err: error.message }, 'broker connection error'));
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    this.healthTimer = setInterval(() => this.publishHealth(), this.options.settings.healthIntervalMs);
-    this.healthTimer.unref();
   }
 
   /** Publishes what is waiting, as far as the in-flight window allows. Cheap to call often. */

@@ -1,5 +1,6 @@
 import { agentCommand } from './agent.js';
 import { auditCommand } from './audit.js';
+import { agentEnrollCommand } from './agentEnroll.js';
 import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { deviceCommand } from './device.js';
@@ -10,4 +11,15 @@ import { simCommand } from './sim.js';
 import { usersCommand } from './users.js';
 
 /** Every `campushub` subcommand, in the order --help lists them. */
-export const COMMANDS: readonly Command[] = [hubCommand, agentCommand, simCommand, deviceCommand, demoCommand, migrateCommand, usersCommand, keysCommand, auditCommand];
+export const COMMANDS: readonly Command[] = [
+  hubCommand,
+  agentCommand,
+  agentEnrollCommand,
+  simCommand,
+  deviceCommand,
+  demoCommand,
+  migrateCommand,
+  usersCommand,
+  keysCommand,
+  auditCommand,
+];

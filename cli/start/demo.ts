@@ -33,7 +33,8 @@ export async function runDemo(args: ParsedArgs): Promise<number> {
   const hub = await startHub({
     ...hubConfig,
     http: { ...hubConfig.http, host: '127.0.0.1', port: await preferredOrFree(portArg(args, 'http-port')) },
-    broker: { ...hubConfig.broker, host: '127.0.0.1', port: await preferredOrFree(portArg(args, 'mqtt-port')) },
+    // Development mode, said so below: plain MQTT that any client may use.
+    broker: { ...hubConfig.broker, host: '127.0.0.1', port: await preferredOrFree(portArg(args, 'mqtt-port')), security: 'development' },
     database: { url: undefined, dataDir: join(dataDir, 'hub') },
     adminToken,
     logLevel,
@@ -58,7 +59,7 @@ export async function runDemo(args: ParsedArgs): Promise<number> {
       '',
       `  Hub API        ${hub.httpUrl}`,
       `  Health         ${hub.httpUrl}/healthz`,
-      `  MQTT broker    ${hub.mqttUrl}`,
+      `  MQTT broker    ${hub.mqttUrl}  (development mode: MQTT is unauthenticated; \`campushub hub\` uses mutual TLS)`,
       `  Admin token    ${adminToken}`,
       `  Data           ${dataDir}`,
       '',

@@ -1,7 +1,7 @@
 import { hubDefaults, type HubConfig } from '../../hub/config.js';
 import { startHub } from '../../hub/app.js';
 import type { ParsedArgs } from '../commands/command.js';
-import { logLevelArg, portArg, stringArg, untilSignal, UsageError } from './args.js';
+import { integerArg, logLevelArg, portArg, stringArg, untilSignal, UsageError } from './args.js';
 
 function tlsFiles(certFile: string | undefined, keyFile: string | undefined): HubConfig['http']['tls'] {
   if (!certFile && !keyFile) return undefined;
@@ -21,13 +21,26 @@ export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
       tls: tlsFiles(stringArg(args, 'tls-cert'), stringArg(args, 'tls-key')),
       corsOrigins: (stringArg(args, 'cors-origins') ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
     },
-    broker: { ...defaults.broker, host: stringArg(args, 'mqtt-host') ?? defaults.broker.host, port: portArg(args, 'mqtt-port') },
+    broker: {
+      ...defaults.broker,
+      host: stringArg(args, 'mqtt-host') ?? defaults.broker.host,
+      port: portArg(args, 'mqtt-port'),
+      security: securityArg(args),
+      tlsHostnames: (args.values['mqtt-tls-hostname'] as string[] | undefined) ?? [],
+    },
+    pki: { certificateLifetimeDays: integerArg(args, 'cert-lifetime-days', 1, 825) },
     mqttUrl: stringArg(args, 'mqtt-url'),
     database: { url: databaseUrl, dataDir: databaseUrl ? undefined : (stringArg(args, 'data-dir') ?? './data/hub') },
     adminToken: stringArg(args, 'admin-token'),
     keys: { keyFile: stringArg(args, 'key-file') },
     logLevel: logLevelArg(args),
   };
+}
+
+function securityArg(args: ParsedArgs): HubConfig['broker']['security'] {
+  const value = stringArg(args, 'mqtt-security') ?? 'mtls';
+  if (value !== 'mtls' && value !== 'development') throw new UsageError('--mqtt-security must be mtls or development');
+  return value;
 }
 
 export async function runHub(args: ParsedArgs): Promise<number> {

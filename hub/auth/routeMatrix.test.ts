@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { hubDefaults } from '../config.js';
 import { decide, type OwnedObject, type Principal, type Role, type RoutePolicy } from './rules.js';
 import { startTestHub, type TestHub } from '../../test/support/hub.js';
+import { weakCsr } from '../../test/support/pki.js';
 import { createTestUser, type TestUser } from '../../test/support/users.js';
 
 /**
@@ -93,6 +94,26 @@ const MATRIX: Record<string, RouteCase> = {
   },
   'POST /api/v1/api-keys': { request: () => ({ path: '/api/v1/api-keys', body: { name: 'matrix', scopes: ['metrics.read'] } }), succeeded: ok([201]) },
   'GET /api/v1/api-keys': { request: () => ({ path: '/api/v1/api-keys' }), succeeded: ok([200]) },
+  'POST /api/v1/pki/enrollment-tokens': { request: () => ({ path: '/api/v1/pki/enrollment-tokens', body: { campusId: 'main' } }), succeeded: ok([201]) },
+  'POST /api/v1/pki/enroll': {
+    request: () => ({ path: '/api/v1/pki/enroll', body: { token: 'not-a-token', agentId: 'agent-1', csrPem: weakCsr() } }),
+    succeeded: (response, body) => response.status === 400 && body.error === 'weak_key',
+  },
+  'POST /api/v1/pki/renew': {
+    request: () => ({ path: '/api/v1/pki/renew', body: { certificatePem: 'not a certificate '.repeat(8), csrPem: weakCsr(), signedAt: new Date().toISOString(), signature: 'A'.repeat(344) } }),
+    // Allowed through: the renewal checks the CSR, then the certificate and the proof.
+    succeeded: (response, body) => response.status === 400 && body.error === 'weak_key',
+  },
+  'GET /api/v1/pki/certificates': { request: () => ({ path: '/api/v1/pki/certificates' }), succeeded: ok([200]) },
+  'POST /api/v1/pki/certificates/:serial/revoke': {
+    request: () => ({ path: '/api/v1/pki/certificates/0a1b2c3d/revoke', body: { reason: 'route matrix' } }),
+    succeeded: (response, body) => response.status === 404 && body.error === 'not_found',
+  },
+  'GET /api/v1/pki/ca': { request: () => ({ path: '/api/v1/pki/ca' }), succeeded: ok([200]) },
+  'POST /api/v1/pki/broker-certificates': {
+    request: () => ({ path: '/api/v1/pki/broker-certificates', body: { role: 'hub', csrPem: weakCsr(), hostnames: [] } }),
+    succeeded: (response, body) => response.status === 400 && body.error === 'weak_key',
+  },
   'DELETE /api/v1/api-keys/:id': {
     async request(context) {
       const response = await context.hub.api('/api/v1/api-keys', { method: 'POST', ...json({ name: 'to revoke', scopes: ['metrics.read'] }) });

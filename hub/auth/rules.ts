@@ -76,6 +76,7 @@ export const RULES = {
   'users.password': { description: 'change a password', roles: EVERYONE, object: ownerOnly },
   'api-keys.manage': { description: 'issue, list and revoke integration API keys', roles: ['admin'] },
   'pki.enrollment.issue': { description: 'issue a one-time agent enrollment token', roles: ['admin'] },
+  'pki.broker-certificates.issue': { description: 'issue the external broker\'s server certificate or the hub\'s client certificate', roles: ['admin'] },
   'pki.certificates.read': { description: 'list agent certificates', roles: ['admin'] },
   'pki.certificates.revoke': { description: 'revoke an agent certificate', roles: ['admin'] },
   'audit.read': { description: 'read and verify the audit log', roles: ['admin'] },

@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { CHANNEL_DELIVERY, agentTopic, encode, hubSubscriptions, parseTopic, type AgentAddress, type HubChannel, type ParsedTopic } from '../../protocol/index.js';
+import { CHANNEL_DELIVERY, HUB_IDENTITY, agentTopic, encode, hubSubscriptions, parseTopic, type AgentAddress, type HubChannel, type ParsedTopic } from '../../protocol/index.js';
 
 export type MessageHandler = (topic: ParsedTopic, payload: Buffer) => void;
 
@@ -17,11 +17,19 @@ export interface HubBus {
   close(): Promise<void>;
 }
 
-export async function connectHubBus(url: string, logger: Logger): Promise<HubBus> {
+/** The hub's client certificate for an mqtts:// broker. */
+export interface BusTls {
+  keyPem: string;
+  certificatePem: string;
+  caCertificatePem: string;
+}
+
+export async function connectHubBus(url: string, logger: Logger, tls?: BusTls): Promise<HubBus> {
   const log = logger.child({ ns: 'hub:bus' });
   const client: MqttClient = await mqtt.connectAsync(url, {
+    ...(tls ? { key: tls.keyPem, cert: tls.certificatePem, ca: tls.caCertificatePem, rejectUnauthorized: true } : {}),
     protocolVersion: 4,
-    clientId: `campushub-hub-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    clientId: `${HUB_IDENTITY}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     clean: true,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,

@@ -36,6 +36,7 @@ test(`a hub killed with SIGKILL halfway through ${TAPS} taps and restarted ends 
     '--http-port', String(httpPort),
     '--mqtt-port', String(mqttPort),
     '--admin-token', TEST_ADMIN_TOKEN,
+    '--mqtt-security', 'development',
     ...(database.options.databaseUrl ? ['--database-url', database.options.databaseUrl] : ['--data-dir', database.options.dataDir!]),
   ];
   let hub: CampushubProcess = spawnCampushub(hubArgs, { CAMPUSHUB_KEKS: TEST_KEKS });

@@ -37,7 +37,8 @@ export async function startTestHub(t: TestContext, overrides: Partial<HubConfig>
   const config: HubConfig = {
     ...defaults,
     http: { ...defaults.http, host: '127.0.0.1', port: 0 },
-    broker: { ...defaults.broker, host: '127.0.0.1', port: 0 },
+    // Development mode (plain MQTT) unless a test asks for mutual TLS with its own broker settings.
+    broker: { ...defaults.broker, host: '127.0.0.1', port: 0, security: 'development' },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
     adminToken: TEST_ADMIN_TOKEN,
     keys: { keyFile },
