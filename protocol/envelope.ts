@@ -16,7 +16,7 @@
  * - The payload AAD never names the wrapping key, so re-wrapping the DEK
  *   (KEK rotation, handing a template to an agent) leaves the ciphertext as is.
  *
- * docs/security-keys.md describes the byte layout.
+ * docs/security.md describes the byte layout.
  */
 import { constants, createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 

@@ -19,7 +19,7 @@ export const keysCommand: Command = {
     'retire <kid>: removes a KEK from the key file, refused while it is the active key or while',
     'any data key is still wrapped by it (the error gives the count). Restart every hub with the',
     'current key file and run `keys rotate --rewrap-only` before retiring the old key.',
-    'The database is migrated first. See docs/security-keys.md.',
+    'The database is migrated first. See docs/security.md.',
   ].join('\n'),
   positionals: [
     { name: 'action', description: 'rotate or retire', required: true },

@@ -51,7 +51,7 @@ export interface AuditVerifyResult {
  * Recomputes the hash chain in seq order, a page at a time (keyset on seq), and
  * reports the first entry that does not chain. It reads only: the chain's own
  * consistency is what it proves, so a rewrite of the whole chain, or of its
- * tail, needs an external checkpoint to be caught (docs/security-audit.md).
+ * tail, needs an external checkpoint to be caught (docs/security.md).
  */
 export async function verifyAuditChain(db: Queryable, options: AuditVerifyOptions = {}): Promise<AuditVerifyResult> {
   const pageSize = options.pageSize ?? 1000;
