@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { appendAudit, type AuditContext } from '../audit/append.js';
 import {
   COMMANDS,
   PROTOCOL_VERSION,
@@ -101,14 +102,18 @@ export function createAgentRegistry(options: AgentRegistryOptions) {
     });
   }
 
-  async function sendCommand(agentId: string, op: CommandOp, params: unknown, requestedBy: string, reason: string | null): Promise<CommandOutcome> {
+  async function sendCommand(agentId: string, op: CommandOp, params: unknown, context: AuditContext, reason: string | null): Promise<CommandOutcome> {
     const agent = await findAgent(db, agentId);
     if (!agent) throw new UnknownAgentError(`no agent ${JSON.stringify(agentId)} has reported to this hub`);
     const checker = paramValidators[op];
     if (!checker) throw new InvalidCommandError(`unknown command ${JSON.stringify(op)}`);
     if (!checker.check(params)) throw new InvalidCommandError(`params of ${op}: ${checker.explain(params)}`);
     const transaction = uuidv7();
-    await insertCommand(db, { transaction, agentId, op, params, requestedBy, reason });
+    const requestedBy = context.actor;
+    await db.transaction(async (tx) => {
+      await insertCommand(tx, { transaction, agentId, op, params, requestedBy, reason });
+      await appendAudit(tx, { ...context, action: `agent.command.${op}`, target: `agent:${agent.campusId}/${agentId}`, after: { transaction, params }, reason });
+    });
     log.info({ agentId, op, transaction, requestedBy, reason }, 'command sent');
     const outcome = new Promise<CommandOutcome>((resolve) => {
       pending.set(transaction, { agentId, resolve });

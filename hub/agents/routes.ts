@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { COMMAND_OPS, ID_PATTERN, type CommandOp } from '../../protocol/index.js';
+import { auditContextOf } from '../audit/append.js';
 import type { Db } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { listAgents } from './queries.js';
@@ -79,7 +80,7 @@ export async function agentRoutes(app: FastifyInstance, { db, registry }: { db: 
     async (request) => {
       const { op, params = {}, reason } = request.body;
       try {
-        return await registry.sendCommand(request.params.agentId, op, params, request.principal!.id, reason);
+        return await registry.sendCommand(request.params.agentId, op, params, auditContextOf(request), reason);
       } catch (error) {
         if (error instanceof UnknownAgentError) throw new HttpError(404, 'unknown_agent', error.message);
         if (error instanceof InvalidCommandError) throw new HttpError(400, 'invalid_command', error.message);

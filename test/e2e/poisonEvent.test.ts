@@ -61,6 +61,8 @@ test(`one schema-invalid event ahead of ${GOOD} good ones is quarantined with it
   assert.match(outcome.result.items[0]!.reason, /subject/);
   const recorded = await hub.db.query<{ requested_by: string; reason: string; status: string }>('select requested_by, reason, status from agent_commands');
   assert.deepEqual(recorded.rows, [{ requested_by: 'bootstrap', reason: 'checking the poison test', status: 'ok' }]);
+  const audited = await hub.db.query<{ actor: string; action: string; reason: string }>("select actor, action, reason from audit_log where action like 'agent.command.%'");
+  assert.deepEqual(audited.rows, [{ actor: 'bootstrap', action: 'agent.command.quarantine.list', reason: 'checking the poison test' }]);
 });
 
 test('releasing a quarantined event sends it again, and purging it is the only way it disappears', async (t) => {
