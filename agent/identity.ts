@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import forge from 'node-forge';
 import {
   AGENT_RSA_BITS,
@@ -63,11 +64,14 @@ function makeKeyAndCsr(commonName: string, bits: number): { keyPem: string; csrP
 interface HttpAnswer {
   status: number;
   body: unknown;
-  /** The certificates the server presented (https only). */
-  peerFingerprints: string[];
 }
 
-/** A JSON request with node:http(s); over https only `ca` is trusted when given. */
+/**
+ * A JSON request with node:http(s). Over https with `ca`, the server must
+ * present a certificate from that CA (the hub's own, pinned) or from a public
+ * CA the system trusts (a hub behind a certificate browsers accept); the
+ * pinned fingerprint of the returned CA is checked either way.
+ */
 function requestJson(url: string, method: 'GET' | 'POST', body: unknown, tls: { ca?: string; insecure?: boolean } = {}): Promise<HttpAnswer> {
   const target = new URL(url);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -77,31 +81,20 @@ function requestJson(url: string, method: 'GET' | 'POST', body: unknown, tls: { 
       method,
       headers: payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {},
       timeout: 30_000,
-      ...(isHttps ? { ca: tls.ca, rejectUnauthorized: !tls.insecure } : {}),
+      ...(isHttps ? { ca: tls.ca ? [...rootCertificates, tls.ca] : undefined, rejectUnauthorized: !tls.insecure } : {}),
     };
     const req = (isHttps ? httpsRequest : httpRequest)(target, options, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        const peerFingerprints: string[] = [];
-        const socket = response.socket as { getPeerCertificate?: (detailed: boolean) => { raw?: Buffer; issuerCertificate?: unknown } };
-        if (isHttps && socket.getPeerCertificate) {
-          let cert = socket.getPeerCertificate(true) as { raw?: Buffer; issuerCertificate?: unknown } | undefined;
-          const seen = new Set<unknown>();
-          while (cert?.raw && !seen.has(cert)) {
-            seen.add(cert);
-            peerFingerprints.push(createHash('sha256').update(cert.raw).digest('hex'));
-            cert = cert.issuerCertificate as typeof cert;
-          }
-        }
         let parsed: unknown = text;
         try {
           parsed = JSON.parse(text);
         } catch {
           // Not JSON; kept as text for the error message.
         }
-        resolve({ status: response.statusCode ?? 0, body: parsed, peerFingerprints });
+        resolve({ status: response.statusCode ?? 0, body: parsed });
       });
     });
     req.on('timeout', () => req.destroy(new Error(`no answer from ${target.origin} in 30 s`)));
