@@ -37,7 +37,8 @@ const PARTS = new Set([...Object.keys(RULES), 'cli', 'bench', 'scripts', 'test']
 const ROOT_PART = '(root)';
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'data', '.tmp', '.git']);
 const SOURCE_FILE = /\.(?:[cm]?[jt]s|[jt]sx)$/;
-const TEST_FILE = /\.test\.(?:[cm]?[jt]s|[jt]sx)$/;
+// Test files, and the per-domain route-matrix cases (`*.cases.ts`) that only tests import.
+const TEST_FILE = /\.(?:test|cases)\.(?:[cm]?[jt]s|[jt]sx)$/;
 const WORKSPACE_PACKAGE = /^(?:@campushub\/|campushub-)([^/]+)(\/.*)?$/;
 
 interface Aliases {

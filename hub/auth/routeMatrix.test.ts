@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hubDefaults } from '../config.js';
-import { decide, type OwnedObject, type Principal, type Role, type RoutePolicy } from './rules.js';
-import { startTestHub, type TestHub } from '../../test/support/hub.js';
-import { weakCsr } from '../../test/support/pki.js';
+import { decide, type Role, type RoutePolicy } from './rules.js';
+import { startTestHub } from '../../test/support/hub.js';
+import { jsonBody as json, type Caller, type MatrixContext, type RouteCase, type RouteCases } from '../../test/support/routeMatrix.js';
 import { createTestUser, type TestUser } from '../../test/support/users.js';
 
 /**
@@ -12,122 +15,24 @@ import { createTestUser, type TestUser } from '../../test/support/users.js';
  * object of the caller's own and about someone else's. Each answer must be
  * what the policy module decides: 401 without credentials, 403 when the
  * role gate says no, 404 when the object rule says no, and the route's
- * success otherwise. A route without an entry here fails the test, so every
- * route a later issue adds must say how to call it.
+ * success otherwise. A route without an entry in its domain's
+ * `routes.cases.ts` fails the test, so every route a later issue adds must
+ * say how to call it.
  */
 
-interface Caller {
-  name: string;
-  principal: Principal;
-  /** The user behind the caller, when there is one. */
-  user: TestUser | null;
-  call(path: string, init?: RequestInit): Promise<Response>;
+/** Every domain's cases, from `hub/<domain>/routes.cases.ts`. */
+async function loadRouteCases(): Promise<RouteCases[]> {
+  const hubDir = fileURLToPath(new URL('..', import.meta.url));
+  const files = readdirSync(hubDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(hubDir, entry.name, 'routes.cases.ts')))
+    .map((entry) => join(hubDir, entry.name, 'routes.cases.ts'));
+  return Promise.all(files.map(async (file) => ((await import(pathToFileURL(file).href)) as { routeCases: RouteCases }).routeCases));
 }
 
-interface MatrixContext {
-  hub: TestHub;
-  /** Users of the fixture, by name; `target` names below refer to these. */
-  users: Record<string, TestUser>;
-}
-
-interface RouteCase {
-  /** Builds the request. `target` is whose object it is about (routes with object rules); otherwise the caller. */
-  request(context: MatrixContext, caller: Caller, target: TestUser): Promise<{ path: string; body?: unknown }> | { path: string; body?: unknown };
-  /** The object as the policy module sees it; only for routes whose rule has an object part. */
-  object?(target: TestUser): OwnedObject;
-  /** What the route answers when the policy lets the call through. */
-  succeeded(response: Response, body: { error?: string }): boolean;
-  /** The call ends the caller's (or the target's) sign-ins: everyone signs in again afterwards. */
-  endsSessions?: boolean;
-  /** The call set the target's password to the body's `newPassword`. */
-  setsPassword?: boolean;
-}
-
-const json = (body: unknown): RequestInit => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-const ok = (statuses: number[]) => (response: Response) => statuses.includes(response.status);
-const NEW_PASSWORD = 'a brand new passphrase for the matrix';
-
-const MATRIX: Record<string, RouteCase> = {
-  'GET /healthz': { request: () => ({ path: '/healthz' }), succeeded: ok([200]) },
-  'GET /metrics': { request: () => ({ path: '/metrics' }), succeeded: ok([200]) },
-  'GET /api/v1/events': { request: () => ({ path: '/api/v1/events?limit=1' }), succeeded: ok([200]) },
-  'GET /api/v1/agents': { request: () => ({ path: '/api/v1/agents' }), succeeded: ok([200]) },
-  'POST /api/v1/agents/:agentId/commands': {
-    request: () => ({ path: '/api/v1/agents/no-such-agent/commands', body: { op: 'ping', reason: 'route matrix' } }),
-    // Allowed through: the hub looks for the agent, which has never reported.
-    succeeded: (response, body) => response.status === 404 && body.error === 'unknown_agent',
-  },
-  'POST /api/v1/auth/login': {
-    request: (_context, caller) => ({ path: '/api/v1/auth/login', body: { username: caller.user?.username ?? 'nobody', password: 'wrong password for matrix' } }),
-    succeeded: (response, body) => response.status === 401 && body.error === 'invalid_credentials',
-  },
-  'POST /api/v1/auth/refresh': {
-    request: () => ({ path: '/api/v1/auth/refresh', body: { refreshToken: 'rt_not-a-real-token' } }),
-    succeeded: (response, body) => response.status === 401 && body.error === 'invalid_refresh_token',
-  },
-  'POST /api/v1/auth/logout': { request: () => ({ path: '/api/v1/auth/logout', body: { refreshToken: 'rt_not-a-real-token' } }), succeeded: ok([204]) },
-  'POST /api/v1/auth/logout-everywhere': { request: () => ({ path: '/api/v1/auth/logout-everywhere' }), succeeded: ok([200]), endsSessions: true },
-  'GET /api/v1/auth/me': { request: () => ({ path: '/api/v1/auth/me' }), succeeded: ok([200]) },
-  'POST /api/v1/users': {
-    request: () => ({ path: '/api/v1/users', body: { username: `m-${randomUUID().slice(0, 8)}`, displayName: 'Matrix', role: 'student' } }),
-    succeeded: ok([201]),
-  },
-  'GET /api/v1/users': { request: () => ({ path: '/api/v1/users?limit=5' }), succeeded: ok([200]) },
-  'GET /api/v1/users/:id': {
-    request: (_context, _caller, target) => ({ path: `/api/v1/users/${target.id}` }),
-    object: (target) => ({ ownerUserId: target.id, departmentId: target.departmentId }),
-    succeeded: ok([200]),
-  },
-  'PATCH /api/v1/users/:id': {
-    request: (_context, _caller, target) => ({ path: `/api/v1/users/${target.id}`, body: { displayName: 'Renamed by the matrix' } }),
-    succeeded: ok([200]),
-  },
-  'PUT /api/v1/users/:id/password': {
-    request: (_context, caller, target) => ({
-      path: `/api/v1/users/${target.id}/password`,
-      body: { currentPassword: caller.user?.id === target.id ? target.password : undefined, newPassword: `${NEW_PASSWORD} ${randomUUID().slice(0, 6)}` },
-    }),
-    object: (target) => ({ ownerUserId: target.id }),
-    succeeded: ok([204]),
-    endsSessions: true,
-    setsPassword: true,
-  },
-  'POST /api/v1/api-keys': { request: () => ({ path: '/api/v1/api-keys', body: { name: 'matrix', scopes: ['metrics.read'] } }), succeeded: ok([201]) },
-  'GET /api/v1/api-keys': { request: () => ({ path: '/api/v1/api-keys' }), succeeded: ok([200]) },
-  'POST /api/v1/pki/enrollment-tokens': { request: () => ({ path: '/api/v1/pki/enrollment-tokens', body: { campusId: 'main' } }), succeeded: ok([201]) },
-  'POST /api/v1/pki/enroll': {
-    request: () => ({ path: '/api/v1/pki/enroll', body: { token: 'not-a-token', agentId: 'agent-1', csrPem: weakCsr() } }),
-    succeeded: (response, body) => response.status === 400 && body.error === 'weak_key',
-  },
-  'POST /api/v1/pki/renew': {
-    request: () => ({ path: '/api/v1/pki/renew', body: { certificatePem: 'not a certificate '.repeat(8), csrPem: weakCsr(), signedAt: new Date().toISOString(), signature: 'A'.repeat(344) } }),
-    // Allowed through: the renewal checks the CSR, then the certificate and the proof.
-    succeeded: (response, body) => response.status === 400 && body.error === 'weak_key',
-  },
-  'GET /api/v1/pki/certificates': { request: () => ({ path: '/api/v1/pki/certificates' }), succeeded: ok([200]) },
-  'POST /api/v1/pki/certificates/:serial/revoke': {
-    request: () => ({ path: '/api/v1/pki/certificates/0a1b2c3d/revoke', body: { reason: 'route matrix' } }),
-    succeeded: (response, body) => response.status === 404 && body.error === 'not_found',
-  },
-  'GET /api/v1/pki/ca': { request: () => ({ path: '/api/v1/pki/ca' }), succeeded: ok([200]) },
-  'POST /api/v1/pki/broker-certificates': {
-    request: () => ({ path: '/api/v1/pki/broker-certificates', body: { role: 'hub', csrPem: weakCsr(), hostnames: [] } }),
-    succeeded: (response, body) => response.status === 400 && body.error === 'weak_key',
-  },
-  'DELETE /api/v1/api-keys/:id': {
-    async request(context) {
-      const response = await context.hub.api('/api/v1/api-keys', { method: 'POST', ...json({ name: 'to revoke', scopes: ['metrics.read'] }) });
-      const { apiKey } = (await response.json()) as { apiKey: { id: string } };
-      return { path: `/api/v1/api-keys/${apiKey.id}` };
-    },
-    succeeded: ok([200]),
-  },
-};
-
-function expectedStatus(routeCase: RouteCase, policy: RoutePolicy, caller: Caller | null, target: TestUser): 'success' | 401 | 403 | 404 {
+function expectedStatus(routeCase: RouteCase, policy: RoutePolicy, caller: Caller | null, target: TestUser, context: MatrixContext): 'success' | 401 | 403 | 404 {
   if (policy === 'public') return 'success';
   if (!caller) return 401;
-  const decision = decide(caller.principal, policy, routeCase.object?.(target) ?? {});
+  const decision = decide(caller.principal, policy, routeCase.object?.(target, context) ?? {});
   return decision === 'allow' ? 'success' : decision === 'forbidden' ? 403 : 404;
 }
 
@@ -140,7 +45,16 @@ test('every route answers every role, as owner and as non-owner, as the policy m
     studentA: await createTestUser(hub, { role: 'student', departmentId: 'cs' }),
     studentB: await createTestUser(hub, { role: 'student', departmentId: 'ee' }),
   };
-  const context: MatrixContext = { hub, users };
+  const context: MatrixContext = { hub, users, state: {} };
+  const domains = await loadRouteCases();
+  const MATRIX: Record<string, RouteCase> = {};
+  for (const domain of domains) {
+    await domain.setup?.(context);
+    for (const [name, routeCase] of Object.entries(domain.cases)) {
+      assert.ok(!MATRIX[name], `${name} has two entries in the route matrix`);
+      MATRIX[name] = routeCase;
+    }
+  }
   const serviceKey = await hub.api('/api/v1/api-keys', { method: 'POST', ...json({ name: 'matrix service', scopes: ['metrics.read', 'events.read', 'agents.read'] }) });
   const { key, apiKey } = (await serviceKey.json()) as { key: string; apiKey: { id: string; scopes: string[] } };
 
@@ -170,14 +84,14 @@ test('every route answers every role, as owner and as non-owner, as the policy m
     const routeCase = MATRIX[name]!;
     for (const caller of [null, ...callers]) {
       // Object rules are checked about the caller's own object and about each other user's.
-      const targets = routeCase.object || route.url.includes(':id') ? Object.values(users) : [caller?.user ?? users.studentA!];
+      const targets = routeCase.object || route.url.includes(':') ? Object.values(users) : [caller?.user ?? users.studentA!];
       for (const target of targets) {
         const { path, body } = await routeCase.request(context, caller ?? callers[0]!, target);
         const init: RequestInit = { method: route.method, ...(body === undefined ? {} : json(body)) };
         const response = caller ? await caller.call(path, init) : await fetch(`${hub.httpUrl}${path}`, init);
         const text = await response.text();
         const parsed = (text.startsWith('{') ? JSON.parse(text) : {}) as { error?: string };
-        const expected = expectedStatus(routeCase, route.policy, caller, target);
+        const expected = expectedStatus(routeCase, route.policy, caller, target, context);
         const label = `${name} by ${caller?.name ?? 'anonymous'} about ${target.username}: got ${response.status} ${text.slice(0, 160)}`;
         if (expected === 'success') assert.ok(routeCase.succeeded(response, parsed), `${label}; expected success`);
         else assert.equal(response.status, expected, `${label}; expected ${expected}`);

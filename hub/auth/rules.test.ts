@@ -62,3 +62,17 @@ test('every rule names at least one role and describes itself', () => {
     assert.ok(rule.description.length > 5, name);
   }
 });
+
+test('a section\'s business belongs to its teachers, its HOD and admins; its members may also read its sessions', () => {
+  const section = { departmentId: 'cs', facultyUserIds: ['fac-1'], memberUserIds: ['stu-a'] };
+  assert.equal(decide(faculty, 'sessions.manage', section), 'allow');
+  assert.equal(decide(person('fac-2', 'faculty', 'cs'), 'sessions.manage', section), 'not-found', 'another teacher of the same department');
+  assert.equal(decide(hodCs, 'records.mark', section), 'allow');
+  assert.equal(decide(person('hod-ee', 'hod', 'ee'), 'records.mark', section), 'not-found');
+  assert.equal(decide(studentA, 'records.mark', section), 'forbidden', 'students never mark');
+  assert.equal(decide(studentA, 'sessions.read', section), 'allow', 'an enrolled student reads the session');
+  assert.equal(decide(studentB, 'sessions.read', section), 'not-found', 'a student of another section does not');
+  assert.equal(decide(studentA, 'records.read', { ownerUserId: 'stu-a', departmentId: 'cs', facultyUserIds: ['fac-1'] }), 'allow');
+  assert.equal(decide(studentB, 'records.read', { ownerUserId: 'stu-a', departmentId: 'cs', facultyUserIds: ['fac-1'] }), 'not-found');
+  assert.equal(decide(faculty, 'records.read', { ownerUserId: 'stu-a', departmentId: 'cs', facultyUserIds: ['fac-1'] }), 'allow');
+});

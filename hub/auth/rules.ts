@@ -34,6 +34,8 @@ export interface OwnedObject {
   departmentId?: string | null;
   /** Faculty who teach the section the object belongs to. */
   facultyUserIds?: readonly string[];
+  /** Students enrolled in the section the object belongs to (a session, a timetable entry). */
+  memberUserIds?: readonly string[];
 }
 
 export type Decision = 'allow' | 'forbidden' | 'not-found';
@@ -62,7 +64,22 @@ function ownerOnly(principal: Principal, object: OwnedObject): Decision {
   return typeof object.ownerUserId === 'string' && object.ownerUserId === principal.id ? 'allow' : 'not-found';
 }
 
+/** A section's business: its teachers, its department's HOD and an admin. */
+function teaching(principal: Principal, object: OwnedObject): Decision {
+  if (principal.role === 'admin') return 'allow';
+  if (principal.role === 'hod' && principal.departmentId !== null && object.departmentId === principal.departmentId) return 'allow';
+  if (principal.role === 'faculty' && object.facultyUserIds?.includes(principal.id)) return 'allow';
+  return 'not-found';
+}
+
+/** What a section's members may see too: its sessions and timetable. */
+function sectionMember(principal: Principal, object: OwnedObject): Decision {
+  if (principal.role === 'student') return object.memberUserIds?.includes(principal.id) ? 'allow' : 'not-found';
+  return teaching(principal, object);
+}
+
 const EVERYONE: readonly Role[] = ['admin', 'hod', 'faculty', 'student'];
+const STAFF: readonly Role[] = ['admin', 'hod', 'faculty'];
 
 export const RULES = {
   'metrics.read': { description: 'Prometheus metrics', roles: ['admin', 'service'] },
@@ -80,6 +97,24 @@ export const RULES = {
   'pki.certificates.read': { description: 'list agent certificates', roles: ['admin'] },
   'pki.certificates.revoke': { description: 'revoke an agent certificate', roles: ['admin'] },
   'audit.read': { description: 'read and verify the audit log', roles: ['admin'] },
+  'campus.read': { description: 'reference data: campuses, departments, programmes, courses, terms, rooms, holidays', roles: [...EVERYONE, 'service'] },
+  'campus.manage': { description: 'create and change reference data, rooms and their door devices', roles: ['admin'] },
+  'import.run': { description: 'import from the student information system', roles: ['admin', 'service'] },
+  'students.read': { description: 'one student', roles: EVERYONE, object: personalData },
+  'students.list': { description: 'list students (HOD: department; faculty: those they teach)', roles: STAFF },
+  'sections.read': { description: 'one course section with its teachers and roll', roles: STAFF, object: teaching },
+  'sections.list': { description: 'list course sections (scoped like students)', roles: EVERYONE },
+  'timetable.read': { description: 'the weekly timetable and its changes', roles: [...EVERYONE, 'service'] },
+  'timetable.manage': { description: 'change the timetable, generate sessions', roles: ['admin', 'hod'] },
+  'sessions.read': { description: 'one session', roles: EVERYONE, object: sectionMember },
+  'sessions.list': { description: 'list sessions (scoped: teaching, department, or the student\'s own)', roles: EVERYONE },
+  'sessions.manage': { description: 'create, open, close and cancel a session', roles: STAFF, object: teaching },
+  'sessions.qr': { description: 'the rotating QR of an open session', roles: STAFF, object: teaching },
+  'records.mark': { description: 'mark attendance in a session, one by one or in bulk', roles: STAFF, object: teaching },
+  'records.roll': { description: 'a session\'s roll: every student\'s status and how it came about', roles: STAFF, object: teaching },
+  'records.read': { description: 'one student\'s records and their history', roles: EVERYONE, object: personalData },
+  'records.scan': { description: 'mark oneself present by scanning a session\'s QR', roles: ['student'] },
+  'unmatched.read': { description: 'taps that matched no session, with the reason', roles: ['admin', 'service'] },
 } as const satisfies Record<string, Rule>;
 
 export type RuleName = keyof typeof RULES;
