@@ -28,6 +28,9 @@ export async function openPostgres(url: string, poolSize: number): Promise<Db> {
     query: queryable.query,
     async transaction(work) {
       const client = await pool.connect();
+      // A connection lost mid-transaction also emits 'error' on the client; the failed query reports it.
+      const ignore = () => {};
+      client.on('error', ignore);
       try {
         await client.query('begin');
         const result = await work(wrap(client));
@@ -37,6 +40,7 @@ export async function openPostgres(url: string, poolSize: number): Promise<Db> {
         await client.query('rollback').catch(() => {});
         throw error;
       } finally {
+        client.off('error', ignore);
         client.release();
       }
     },

@@ -124,6 +124,9 @@ export class MockR30xModule extends EventEmitter<MockR30xModuleEvents> {
       },
     });
     port.on('data', (bytes: Buffer) => connection.feed(bytes));
+    // A write into a pty whose other end is gone fails with EIO; the write's callback reports it, and an
+    // 'error' event without a listener would take the whole process down.
+    port.on('error', () => {});
     port.once('close', () => this.connections.delete(connection));
     this.closers.add(async () => {
       if (!port.isOpen) return;
