@@ -22,6 +22,7 @@ import { startPki, type Pki } from './pki/pki.js';
 import { connectHubBus } from './bus/bus.js';
 import type { HubConfig } from './config.js';
 import { openDb, type Db } from './db/db.js';
+import { installApiDocs } from './docs/routes.js';
 import { migrate } from './db/migrate.js';
 import { installErrorShape } from './errors.js';
 import './routeDocs.js';
@@ -172,6 +173,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     });
     installErrorShape(app);
     const routes = installAuthorization(app, [bootstrapAuthenticator(config.adminToken), auth.accessTokenAuthenticator, apiKeyAuthenticator(db, now)]);
+    await installApiDocs(app, SOFTWARE_VERSION);
     await app.register(helmet, { hsts: tls ? { maxAge: 31_536_000, includeSubDomains: true } : false });
     if (config.http.corsOrigins.length > 0) await app.register(cors, { origin: config.http.corsOrigins, credentials: false });
     // After authentication, so that a signed-in user is counted as themselves rather than by address.
