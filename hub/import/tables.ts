@@ -43,7 +43,7 @@ const date = { kind: 'date' } as const;
 
 const text = (row: ImportRow, column: string) => row.values[column] as string;
 const optional = (row: ImportRow, column: string) => row.values[column] as string | number | null;
-const keyOf = (...parts: readonly unknown[]) => parts.join('\u0000');
+const keyOf = (...parts: readonly unknown[]) => parts.join('|');
 
 interface Upsert {
   table: string;
@@ -461,8 +461,8 @@ const sections: TableSpec = {
 
 async function sectionMaps(tx: Queryable) {
   return {
-    sections: await idMap(tx, "select term_id || chr(0) || code as key, id from course_sections"),
-    subgroups: await idMap(tx, "select section_id || chr(0) || code as key, id from section_subgroups"),
+    sections: await idMap(tx, "select term_id || '|' || code as key, id from course_sections"),
+    subgroups: await idMap(tx, "select section_id || '|' || code as key, id from section_subgroups"),
   };
 }
 
@@ -532,7 +532,7 @@ const timetable: TableSpec = {
     // A slot is found again by its term, weekday, start and any one of its groups.
     const existing = await idMap(
       context.tx,
-      `select s.term_id || chr(0) || s.weekday || chr(0) || s.starts_at::text || chr(0) || g.section_id || chr(0) || coalesce(g.subgroup_id::text, '') as key, s.id
+      `select s.term_id || '|' || s.weekday || '|' || s.starts_at::text || '|' || g.section_id || '|' || coalesce(g.subgroup_id::text, '') as key, s.id
          from timetable_slots s join timetable_slot_groups g on g.slot_id = s.id`,
     );
     const resolvedGroups = new Map<ImportRow, [string, string | null][]>();
