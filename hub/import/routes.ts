@@ -24,7 +24,8 @@ export async function importRoutes(app: FastifyInstance, { db }: { db: Db }): Pr
           additionalProperties: false,
           properties: { table: { type: 'string', pattern: '^[a-z_]{1,40}$', description: 'for a campus CSV: the table it holds' } },
         },
-        body: { anyOf: [{ type: 'array' }, { type: 'object' }, { type: 'string' }] },
+        // String first: with coerceTypes 'array' a CSV text would otherwise become a one-item array.
+        body: { anyOf: [{ type: 'string' }, { type: 'array' }, { type: 'object' }] },
         response: {
           200: {
             type: 'object',
