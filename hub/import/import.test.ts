@@ -175,3 +175,18 @@ test('an import may be far larger than the 64 KiB other requests are held to', a
   const tooLargeElsewhere = await hub.api('/api/v1/users', { method: 'POST', body: students.content, headers: { 'content-type': 'text/csv' } });
   assert.notEqual(tooLargeElsewhere.status, 200);
 });
+
+test('a combined lecture is one slot: found again by any of its groups, and two rows may not both claim it', async (t) => {
+  const hub = await startTestHub(t);
+  await importAll(hub, FILES.slice(0, 5));
+  const [first, second] = SMALL.sections.filter((section) => section.component === 'theory').map((section) => String(section.code));
+  const saturday = { term: '2026-odd', campus: 'main', weekday: 6, starts_at: '09:00', ends_at: '09:50' };
+  assert.equal((await post(hub, 'timetable', json([{ ...saturday, groups: [first, second] }]))).body.inserted, 1);
+  const reordered = await post(hub, 'timetable', json([{ ...saturday, groups: `${second};${first}`, ends_at: '10:00' }]));
+  assert.deepEqual(reordered.body, { kind: 'timetable', rows: 1, inserted: 0, updated: 1 });
+  const split = await post(hub, 'timetable', json([{ ...saturday, groups: first }, { ...saturday, groups: second }]));
+  assert.equal(split.status, 422);
+  assert.deepEqual(split.body.details!.errors, [{ row: 2, column: 'groups', reason: 'is the same slot as row 1 (they share a group at that time)' }]);
+  const { rows } = await hub.db.query<{ groups: number; ends_at: string }>('select count(g.*)::int as groups, s.ends_at::text from timetable_slots s join timetable_slot_groups g on g.slot_id = s.id where s.weekday = 6 group by s.id');
+  assert.deepEqual(rows, [{ groups: 2, ends_at: '10:00:00' }]);
+});

@@ -4,7 +4,7 @@ import { CsvSyntaxError, parseCsv } from './csv.js';
 import { IMPORT_KINDS, KIND_TABLES, type ImportKind, type ImportRow, type TableSpec, type WriteCounts } from './tables.js';
 import { CellError, cellOfJson, parseCell, type Cell } from './values.js';
 
-export { IMPORT_KINDS, KIND_TABLES, type ImportKind };
+export { IMPORT_KINDS, type ImportKind };
 
 /** One problem with one cell (or, with row 0, with the file or its header). */
 export interface RowError {

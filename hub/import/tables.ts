@@ -53,6 +53,8 @@ interface Upsert {
   /** Columns a conflicting row takes from the file; at least one, so that RETURNING sees every row. */
   update: [string, ...string[]];
   returning?: string;
+  /** Rows of a table's secondary rows (sub-groups, teachers) are not counted in the progress. */
+  secondary?: boolean;
 }
 
 /**
@@ -72,7 +74,7 @@ async function upsert<R extends object = object>(context: WriteContext, spec: Up
     const chunk = rows.slice(start, start + CHUNK);
     const { rows: written } = await context.tx.query<R & { inserted: boolean }>(sql, spec.columns.map((_, index) => chunk.map((row) => row[index] ?? null)));
     results.push(...written);
-    context.wrote(Math.min(rows.length, start + CHUNK));
+    if (!spec.secondary) context.wrote(Math.min(rows.length, start + CHUNK));
   }
   return results;
 }
@@ -443,13 +445,13 @@ const sections: TableSpec = {
     const sectionOf = (row: ImportRow) => sectionIds.get(keyOf(row.values.term, row.values.code))!;
     await upsert(
       context,
-      { table: 'section_subgroups', columns: [['id', 'uuid'], ['section_id', 'uuid'], ['code', 'text']], conflict: '(section_id, code)', update: ['code'] },
+      { table: 'section_subgroups', columns: [['id', 'uuid'], ['section_id', 'uuid'], ['code', 'text']], conflict: '(section_id, code)', update: ['code'], secondary: true },
       valid.flatMap((row) => (row.values.subgroups as string[]).map((subgroup) => [randomUUID(), sectionOf(row), subgroup])),
     );
     await context.tx.query('delete from section_teachers where section_id = any($1::uuid[])', [[...sectionIds.values()]]);
     await upsert(
       context,
-      { table: 'section_teachers', columns: [['section_id', 'uuid'], ['faculty_id', 'uuid'], ['role', 'text']], conflict: '(section_id, faculty_id)', update: ['role'] },
+      { table: 'section_teachers', columns: [['section_id', 'uuid'], ['faculty_id', 'uuid'], ['role', 'text']], conflict: '(section_id, faculty_id)', update: ['role'], secondary: true },
       valid.flatMap((row) => (row.values.teachers as string[]).map((entry) => {
         const [employeeNo, role = 'teacher'] = entry.split(':');
         return [sectionOf(row), facultyIds.get(employeeNo!), role];
@@ -563,10 +565,18 @@ const timetable: TableSpec = {
       resolvedGroups.set(row, groups);
       return true;
     });
-    const slots = valid.map((row) => {
+    const rowOfSlot = new Map<string, ImportRow>();
+    const slots = valid.flatMap((row) => {
       const [sectionId, subgroupId] = resolvedGroups.get(row)![0]!;
       const id = existing.get(keyOf(row.values.term, row.values.weekday, row.values.starts_at, sectionId, subgroupId ?? ''));
-      return { row, id: id ?? randomUUID(), isNew: id === undefined };
+      // Two rows whose first groups are both groups of one existing slot would both change it.
+      const earlier = id === undefined ? undefined : rowOfSlot.get(id);
+      if (earlier) {
+        context.reject(row.row, 'groups', `is the same slot as row ${earlier.row} (they share a group at that time)`);
+        return [];
+      }
+      if (id !== undefined) rowOfSlot.set(id, row);
+      return [{ row, id: id ?? randomUUID(), isNew: id === undefined }];
     });
     await upsert(
       context,
@@ -592,7 +602,7 @@ const timetable: TableSpec = {
     await context.tx.query('delete from timetable_slot_groups where slot_id = any($1::uuid[])', [slots.filter((slot) => !slot.isNew).map((slot) => slot.id)]);
     await upsert(
       context,
-      { table: 'timetable_slot_groups', columns: [['slot_id', 'uuid'], ['section_id', 'uuid'], ['subgroup_id', 'uuid']], conflict: '(slot_id, section_id)', update: ['subgroup_id'] },
+      { table: 'timetable_slot_groups', columns: [['slot_id', 'uuid'], ['section_id', 'uuid'], ['subgroup_id', 'uuid']], conflict: '(slot_id, section_id)', update: ['subgroup_id'], secondary: true },
       slots.flatMap(({ row, id }) => resolvedGroups.get(row)!.map(([sectionId, subgroupId]) => [id, sectionId, subgroupId])),
     );
     const inserted = slots.filter((slot) => slot.isNew).length;
