@@ -7,7 +7,7 @@ export const fixturesCommand: Command = {
   description: [
     'Writes one import file per kind into --out, named in the order `campushub import` must load them.',
     'The same --seed gives byte-identical files. --load imports them straight into the database.',
-    '--demo-hours adds a section that meets in the room of door-101 every hour of every day, for the demo\'s scanner.',
+    'With --demo-hours a section meets in the room of door-101 every hour of every day, for the demo\'s scanner.',
   ].join('\n'),
   positionals: [{ name: 'action', description: 'generate', required: true }],
   options: {
