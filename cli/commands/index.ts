@@ -4,7 +4,9 @@ import { agentEnrollCommand } from './agentEnroll.js';
 import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { deviceCommand } from './device.js';
+import { fixturesCommand } from './fixtures.js';
 import { hubCommand } from './hub.js';
+import { importCommand } from './import.js';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
 import { simCommand } from './sim.js';
@@ -20,6 +22,8 @@ export const COMMANDS: readonly Command[] = [
   demoCommand,
   migrateCommand,
   usersCommand,
+  importCommand,
+  fixturesCommand,
   keysCommand,
   auditCommand,
 ];
