@@ -22,6 +22,9 @@ import {
 } from '../../protocol/index.js';
 import { fullJitterDelay } from '../../drivers/core/reconnect.js';
 import type { AgentConfig } from '../config.js';
+
+/** How long stopping waits for the broker to take the agent's offline status. */
+const OFFLINE_STATUS_WAIT_MS = 2_000;
 import { readOutboxRow, type Outbox } from '../outbox/outbox.js';
 
 interface InFlightBatch {
@@ -180,9 +183,14 @@ export class Uplink {
     const client = this.client;
     if (!client) return;
     if (client.connected) {
-      await client
-        .publishAsync(this.topics.status, encode(this.status('offline')), { qos: 1, retain: true })
-        .catch(() => {});
+      // The broker may already be gone without the client having noticed; then no PUBACK ever comes, so the
+      // goodbye gets a bounded wait. The broker publishes the Last Will instead.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.publishAsync(this.topics.status, encode(this.status('offline')), { qos: 1, retain: true }).catch(() => {}),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, OFFLINE_STATUS_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
     }
     await client.endAsync(true).catch(() => {});
   }
