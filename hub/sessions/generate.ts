@@ -282,13 +282,17 @@ export async function replaceGroups(tx: Queryable, sessionId: string, groups: re
 
 /**
  * After a timetable edit: regenerate the term's already generated future,
- * from today (campus-independent: the earliest local date anywhere) to the
- * last generated occurrence, so that scheduled sessions follow the edit.
+ * from yesterday in UTC (earlier than today anywhere, and generation never
+ * touches what has started) to the last generated occurrence, or to
+ * `through` when that is later (an extra class after it), so that scheduled
+ * sessions follow the edit. A term with nothing generated is left alone.
  */
-export async function regenerateGenerated(tx: Queryable, termId: string, now: Date): Promise<GenerateResult | null> {
+export async function regenerateGenerated(tx: Queryable, termId: string, now: Date, through?: string): Promise<GenerateResult | null> {
   const { rows } = await tx.query<{ last: string | null }>(`select max(slot_date)::text as last from sessions where term_id = $1 and slot_id is not null`, [termId]);
-  const last = rows[0]?.last;
-  const today = addDays(now.toISOString().slice(0, 10), -1);
-  if (!last || last < today) return null;
-  return generateSessions(tx, { termId, from: today, to: last, now });
+  const generatedThrough = rows[0]?.last;
+  if (!generatedThrough) return null;
+  const last = through && through > generatedThrough ? through : generatedThrough;
+  const yesterday = addDays(now.toISOString().slice(0, 10), -1);
+  if (last < yesterday) return null;
+  return generateSessions(tx, { termId, from: yesterday, to: last, now });
 }

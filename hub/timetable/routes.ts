@@ -409,7 +409,7 @@ export async function timetableRoutes(app: FastifyInstance, { db, now }: Timetab
         );
         if (inserted.rows.length === 0) throw new HttpError(409, 'change_exists', `the occurrence of ${body.onDate} already has a change`, { path: '/onDate' });
         await appendAudit(tx, { ...auditContextOf(request), action: `timetable.change.${body.kind}`, target: `timetable-change:${id}`, after: body, reason: body.reason ?? null });
-        await regenerateGenerated(tx, termId, at);
+        await regenerateGenerated(tx, termId, at, body.newDate);
       });
       const { rows } = await db.query<ChangeView>(`select ${CHANGE_COLUMNS} from timetable_changes where id = $1`, [id]);
       return reply.code(201).send(rows[0]);
