@@ -5,7 +5,7 @@ import { CAMPUS_IDS, seedSmallCampus } from '../support/campus.js';
 import { createTestDatabase } from '../support/database.js';
 import { TEST_ADMIN_TOKEN } from '../support/hub.js';
 import { freePort } from '../support/ports.js';
-import { spawnCampushub, TEST_KEKS } from '../support/processes.js';
+import { spawnCampushub, TEST_KEKS, type CampushubProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 const SESSIONS_EACH = 10;
@@ -16,9 +16,14 @@ test(
   { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL: two hub processes cannot share one PGlite data directory' },
   async (t) => {
     const database = await createTestDatabase();
-    t.after(() => database.drop());
     const db = await database.open();
-    t.after(() => db.close());
+    const hubs: CampushubProcess[] = [];
+    // after() hooks run in the order they were added: stop the hubs, then close and drop the database.
+    t.after(async () => {
+      await Promise.all(hubs.map((hub) => hub.stop()));
+      await db.close();
+      await database.drop();
+    });
     await seedSmallCampus(db);
 
     // Sessions due for opening (start in 5 minutes) and for closing (ended 30 minutes ago), before either hub runs.
@@ -40,22 +45,18 @@ test(
       }
     }
 
-    const hubs = await Promise.all(
-      [0, 1].map(async () => {
-        const hubArgs = [
-          'hub',
-          '--http-port', String(await freePort()),
-          '--mqtt-port', String(await freePort()),
-          '--admin-token', TEST_ADMIN_TOKEN,
-          '--mqtt-security', 'development',
-          '--scheduler-interval-ms', '100',
-          '--database-url', database.options.databaseUrl!,
-        ];
-        const hub = spawnCampushub(hubArgs, { CAMPUSHUB_KEKS: TEST_KEKS });
-        t.after(() => hub.stop());
-        return hub;
-      }),
-    );
+    for (let index = 0; index < 2; index++) {
+      const hubArgs = [
+        'hub',
+        '--http-port', String(await freePort()),
+        '--mqtt-port', String(await freePort()),
+        '--admin-token', TEST_ADMIN_TOKEN,
+        '--mqtt-security', 'development',
+        '--scheduler-interval-ms', '100',
+        '--database-url', database.options.databaseUrl!,
+      ];
+      hubs.push(spawnCampushub(hubArgs, { CAMPUSHUB_KEKS: TEST_KEKS }));
+    }
     await Promise.all(hubs.map((hub) => hub.ready));
 
     const count = async (sql: string, ids: string[]) => (await db.query<{ count: number }>(sql, [ids])).rows[0]!.count;
