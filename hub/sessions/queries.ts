@@ -87,6 +87,8 @@ export interface SessionFilter {
   from?: string;
   /** starts_at < to */
   to?: string;
+  /** Starts on this local date of its campus. */
+  date?: string;
   sectionId?: string;
   roomId?: string;
   state?: SessionState;
@@ -105,6 +107,7 @@ export async function listSessions(db: Queryable, scope: Scope, filter: SessionF
   };
   if (filter.from) add((p) => `s.starts_at >= ${p}`, filter.from);
   if (filter.to) add((p) => `s.starts_at < ${p}`, filter.to);
+  if (filter.date) add((p) => `(s.starts_at at time zone (select c.timezone from campuses c where c.id = s.campus_id))::date = ${p}::date`, filter.date);
   if (filter.sectionId) add((p) => `exists (select 1 from session_groups g where g.session_id = s.id and g.section_id = ${p})`, filter.sectionId);
   if (filter.roomId) add((p) => `s.room_id = ${p}`, filter.roomId);
   if (filter.state) add((p) => `s.state = ${p}`, filter.state);

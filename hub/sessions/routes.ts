@@ -152,6 +152,7 @@ interface ListQuery {
   cursor?: string;
   from?: string;
   to?: string;
+  date?: string;
   sectionId?: string;
   roomId?: string;
   state?: SessionState;
@@ -230,6 +231,7 @@ export async function sessionRoutes(app: FastifyInstance, { db, sessions, now }:
             cursor: { type: 'string', maxLength: 200, description: 'nextCursor of the previous page' },
             from: { ...INSTANT, description: 'starting at or after' },
             to: { ...INSTANT, description: 'starting before' },
+            date: { ...DATE, description: "starting on this local date of the session's campus" },
             sectionId: UUID,
             roomId: ID,
             state: { type: 'string', enum: SESSION_STATES },

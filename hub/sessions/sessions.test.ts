@@ -278,6 +278,10 @@ test('sessions are listed by scope, filtered and paged with an opaque cursor', a
   assert.equal((await list(hodEe, '')).length, 1, 'EE on Thursday; Monday is the campus holiday');
   assert.equal((await list(hub, '&roomId=LAB1')).length, 2);
   assert.equal((await list(hub, `&sectionId=${CAMPUS_IDS.eeTheory}&from=2026-09-16T00:00:00Z`)).length, 1);
+  // Tuesday 15 September in Kolkata: the batch 1 lab only (the 09:00 theory classes are on Monday, Wednesday and Friday).
+  assert.equal((await list(hub, '&date=2026-09-15')).length, 1);
+  assert.equal((await list(hub, '&date=2026-09-16')).length, 1);
   assert.equal((await hub.api('/api/v1/sessions?cursor=bogus')).status, 400);
+  assert.equal((await hub.api('/api/v1/sessions?date=2026-02-30')).status, 400);
   assert.equal((await student.api('/api/v1/sessions', json('POST', { groups: [{ sectionId: CAMPUS_IDS.theory }], startsAt: '2026-09-03T05:00:00Z', endsAt: '2026-09-03T06:00:00Z' }))).status, 403);
 });
