@@ -155,16 +155,15 @@ export async function timetableRoutes(app: FastifyInstance, { db, now }: Timetab
   app.addSchema(SlotViewSchema);
   app.addSchema(ChangeViewSchema);
 
-  app.get<{ Querystring: { termId: string; sectionId?: string; roomId?: string; limit: number; cursor?: string } }>(
+  app.get<{ Querystring: { termId?: string; sectionId?: string; roomId?: string; limit: number; cursor?: string } }>(
     '/api/v1/timetable',
     {
       config: { policy: 'timetable.read' },
       schema: {
-        summary: "A term's weekly timetable slots (local times), optionally of one section or room, in pages. Reference data: every role sees all of it.",
+        summary: 'Weekly timetable slots (local times), optionally of one term, section or room, in pages. Reference data: every role sees all of it.',
         querystring: {
           type: 'object',
           additionalProperties: false,
-          required: ['termId'],
           properties: { termId: ID, sectionId: UUID, roomId: ID, limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 200 }, cursor: { type: 'string', maxLength: 100 } },
         },
         response: {

@@ -35,16 +35,20 @@ export async function findSlot(db: Queryable, id: string): Promise<SlotView | nu
 }
 
 export interface SlotFilter {
-  termId: string;
+  termId?: string;
   sectionId?: string;
   roomId?: string;
   afterId?: string;
 }
 
-/** A term's slots, by id, keyset-paged. */
+/** Timetable slots, by id, keyset-paged. */
 export async function listSlots(db: Queryable, filter: SlotFilter, limit: number): Promise<SlotView[]> {
-  const params: unknown[] = [filter.termId];
-  const conditions = ['ts.term_id = $1'];
+  const params: unknown[] = [];
+  const conditions = ['true'];
+  if (filter.termId) {
+    params.push(filter.termId);
+    conditions.push(`ts.term_id = $${params.length}`);
+  }
   if (filter.sectionId) {
     params.push(filter.sectionId);
     conditions.push(`exists (select 1 from timetable_slot_groups g where g.slot_id = ts.id and g.section_id = $${params.length})`);

@@ -186,6 +186,11 @@ test('a timetable edit moves only future scheduled sessions; open, closed and pa
   sessions = await allSessions(hub);
   assert.ok(!sessions.some((session) => session.slotId === SLOTS.eeThu));
   assert.equal((await hub.api(`/api/v1/timetable?termId=2026-odd&limit=100`).then((r) => r.json()) as { items: unknown[] }).items.length, 6);
+  const lab1 = (await hub.api(`/api/v1/timetable?roomId=LAB1&limit=1`).then((r) => r.json())) as { items: { id: string }[]; nextCursor: string };
+  const lab1Next = (await hub.api(`/api/v1/timetable?roomId=LAB1&limit=1&cursor=${lab1.nextCursor}`).then((r) => r.json())) as { items: { id: string }[]; nextCursor: string | null };
+  // LAB1: the two lab slots, and now the Wednesday theory slot too.
+  assert.equal(lab1.items.length + lab1Next.items.length, 2);
+  assert.ok(lab1Next.nextCursor, 'a third page');
 });
 
 test('a slot that meets another in the same room, with the same teacher or the same students is refused with 409; bad input with 400 and the path', async (t) => {
