@@ -295,7 +295,7 @@ export async function timetableRoutes(app: FastifyInstance, { db, now }: Timetab
     },
   );
 
-  app.delete<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
+  app.delete<{ Params: { id: string } }>(
     '/api/v1/timetable/slots/:id',
     {
       config: { policy: 'timetable.manage' },
