@@ -23,12 +23,7 @@ export interface TestHub extends Hub {
 /** A hub in this process on its own database and ephemeral ports, stopped when the test ends. */
 export async function startTestHub(t: TestContext, overrides: Partial<HubConfig> = {}, deps: HubDeps = {}): Promise<TestHub> {
   const database = await createTestDatabase();
-  const running: { hub?: Hub } = {};
-  // after() hooks run in the order they were added: the hub must stop before its database is dropped under it.
-  t.after(async () => {
-    await running.hub?.stop();
-    await database.drop();
-  });
+  t.after(() => database.drop());
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -50,15 +45,15 @@ export async function startTestHub(t: TestContext, overrides: Partial<HubConfig>
     logLevel: 'info',
     ...overrides,
   };
-  const started = await startHub(config, pino({ level: 'debug' }, sink), deps);
-  running.hub = started;
+  const hub = await startHub(config, pino({ level: 'debug' }, sink), deps);
+  t.after(() => hub.stop());
   return {
-    ...started,
+    ...hub,
     logs,
     api: (path, init = {}) =>
-      fetch(`${started.httpUrl}${path}`, { ...init, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...(init.headers ?? {}) } }),
+      fetch(`${hub.httpUrl}${path}`, { ...init, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...(init.headers ?? {}) } }),
     async metric(name, labels = {}) {
-      const text = await started.metrics.registry.metrics();
+      const text = await hub.metrics.registry.metrics();
       const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
       for (const line of text.split('\n')) {
         if (!line.startsWith(name)) continue;
