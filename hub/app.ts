@@ -33,6 +33,11 @@ import { importRoutes } from './import/routes.js';
 import { createIngest, type Ingest } from './ingest/pipeline.js';
 import { createHubMetrics, type HubMetrics } from './metrics/metrics.js';
 import { openHubKeys } from './keys/index.js';
+import { createScheduler, type Scheduler } from './scheduler/scheduler.js';
+import { sessionRoutes } from './sessions/routes.js';
+import { createSessionService, type SessionService } from './sessions/service.js';
+import { createWatermarkHandler } from './sessions/watermarks.js';
+import { timetableRoutes } from './timetable/routes.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
 
@@ -54,6 +59,10 @@ export interface Hub {
   pki: Pki;
   /** The embedded broker, unless an external one is used. */
   broker: EmbeddedBroker | undefined;
+  /** Session transitions and the hooks other areas register: `onFinalize`, `setMarkCounter`. */
+  sessions: SessionService;
+  /** Periodic jobs (auto-open, auto-close, finalize, escalate); `runDue()` lets tests run them without the timer. */
+  scheduler: Scheduler;
   stop(): Promise<void>;
 }
 
@@ -137,6 +146,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       status: registry.handleStatus,
       health: registry.handleHealth,
       'cmd/res': registry.handleCommandResponse,
+      sync: createWatermarkHandler({ db, metrics, logger: log, now }),
     };
     await bus.subscribe(
       (topic, payload) => {
@@ -196,14 +206,22 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     await app.register(pkiRoutes, { pki });
     await app.register(campusRoutes, { db });
     await app.register(importRoutes, { db });
+    const sessions = createSessionService({ settings: config.sessions, logger: log });
+    await app.register(timetableRoutes, { db, now });
+    await app.register(sessionRoutes, { db, sessions, now });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     const httpUrl = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    // Jobs start last, and (cleanups run in reverse) stop first, while the database is still open.
+    const scheduler = createScheduler({ db, now, logger: log });
+    sessions.registerJobs(scheduler, config.scheduler.intervalMs);
+    scheduler.start(config.scheduler.intervalMs);
+    cleanups.push(() => scheduler.stop());
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
-    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, routes, auditSealer, pki, broker, logger: log, stop };
+    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, routes, auditSealer, pki, broker, sessions, scheduler, logger: log, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -72,6 +72,23 @@ export interface HubConfig {
     /** How long a command waits for the agent's response, in ms. */
     timeoutMs: number;
   };
+  /** When the scheduler opens, closes and finalizes sessions, and when it flags them (docs/sessions.md). */
+  sessions: {
+    /** A scheduled session opens this many minutes before it starts. */
+    openBeforeMinutes: number;
+    /** An open session closes this many minutes after it ends. */
+    closeAfterMinutes: number;
+    /** A closed session is final once every door device of its room has delivered its events up to this many minutes after the end. */
+    finalizeGraceMinutes: number;
+    /** Or, at the latest, this many minutes after the end, with a flag naming the devices that had not synced. */
+    finalizeTimeoutMinutes: number;
+    /** A session closed with no marks is escalated to the HOD after this many minutes. */
+    notTakenEscalateMinutes: number;
+  };
+  scheduler: {
+    /** How often the scheduler's jobs run, ms; 0 runs them only when asked (tests). */
+    intervalMs: number;
+  };
   logLevel: Level | 'silent';
 }
 
@@ -104,6 +121,8 @@ export function hubDefaults(): HubConfig {
     ingest: { maxRowsPerWrite: 10_000 },
     pki: { certificateLifetimeDays: 30 },
     commands: { timeoutMs: 15_000 },
+    sessions: { openBeforeMinutes: 10, closeAfterMinutes: 10, finalizeGraceMinutes: 15, finalizeTimeoutMinutes: 120, notTakenEscalateMinutes: 24 * 60 },
+    scheduler: { intervalMs: 30_000 },
     logLevel: 'info',
   };
 }

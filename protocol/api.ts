@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { CommandRequest, CommandResponse } from './commands.js';
-import { Ack, AgentHealth, AgentStatus, EventBatch } from './schemas.js';
+import { Ack, AgentHealth, AgentStatus, EventBatch, SyncWatermarks } from './schemas.js';
 import type { AgentChannel, HubChannel } from './topics.js';
 import { validator, type Validator } from './codec.js';
 
@@ -10,6 +10,7 @@ export const AGENT_API = {
   status: AgentStatus,
   health: AgentHealth,
   'cmd/res': CommandResponse,
+  sync: SyncWatermarks,
 } as const satisfies Record<AgentChannel, TSchema>;
 
 /** What the hub publishes to one agent, by channel. The agent validates each on receipt. */
@@ -24,6 +25,8 @@ export const CHANNEL_DELIVERY: Record<AgentChannel | HubChannel, { qos: 0 | 1; r
   status: { qos: 1, retain: true },
   health: { qos: 0, retain: true },
   'cmd/res': { qos: 1, retain: false },
+  // A lost watermark only delays finalization until the next one, but QoS 1 keeps that rare.
+  sync: { qos: 1, retain: false },
   ack: { qos: 1, retain: false },
   'cmd/req': { qos: 1, retain: false },
 };

@@ -138,6 +138,22 @@ export const AgentHealth = Type.Object(
 );
 export type AgentHealth = Static<typeof AgentHealth>;
 
+/**
+ * Delivery watermarks: for each door device, every event it made up to
+ * `upTo` (device time) has been delivered to the hub and acknowledged. The hub
+ * finalizes a closed session once every device of its room is past the
+ * session's end plus a grace period.
+ */
+export const SyncWatermarks = Type.Object(
+  {
+    v: Version,
+    at: Timestamp,
+    devices: Type.Array(Type.Object({ deviceId: Id, upTo: Timestamp }, { additionalProperties: false }), { minItems: 1, maxItems: 1000 }),
+  },
+  { additionalProperties: false },
+);
+export type SyncWatermarks = Static<typeof SyncWatermarks>;
+
 /** The error shape both sides use in responses. */
 export const ErrorBody = Type.Object(
   { code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 2000 }) },

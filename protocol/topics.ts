@@ -9,7 +9,7 @@
 export const TOPIC_ROOT = 'campushub/v1';
 
 /** Channels an agent publishes on. */
-export const AGENT_CHANNELS = ['events', 'status', 'health', 'cmd/res'] as const;
+export const AGENT_CHANNELS = ['events', 'status', 'health', 'cmd/res', 'sync'] as const;
 /** Channels the hub publishes on, one subtree per agent. */
 export const HUB_CHANNELS = ['ack', 'cmd/req'] as const;
 

@@ -30,6 +30,32 @@ export const hubCommand: Command = {
     'data-dir': { type: 'string', default: './data/hub', env: 'CAMPUSHUB_DATA_DIR', description: 'PGlite data directory (default ./data/hub)' },
     'key-file': { type: 'string', env: 'CAMPUSHUB_KEY_FILE', description: 'Key file with the key-encryption keys (mode 0600); see docs/security.md. Without it: CAMPUSHUB_KEKS, or a development key file in the data directory' },
     'admin-token': { type: 'string', env: 'CAMPUSHUB_ADMIN_TOKEN', description: 'Bootstrap admin bearer token, for first setup; without it only users and API keys sign in' },
+    'scheduler-interval-ms': {
+      type: 'string',
+      default: '30000',
+      env: 'CAMPUSHUB_SCHEDULER_INTERVAL_MS',
+      description: 'How often the scheduler opens, closes and finalizes sessions, in ms (default 30000)',
+    },
+    'session-open-before': { type: 'string', default: '10', env: 'CAMPUSHUB_SESSION_OPEN_BEFORE', description: 'Open sessions this many minutes before they start (default 10)' },
+    'session-close-after': { type: 'string', default: '10', env: 'CAMPUSHUB_SESSION_CLOSE_AFTER', description: 'Close sessions this many minutes after they end (default 10)' },
+    'finalize-grace': {
+      type: 'string',
+      default: '15',
+      env: 'CAMPUSHUB_FINALIZE_GRACE',
+      description: 'A closed session is final once every door device of its room has synced up to this many minutes after its end (default 15)',
+    },
+    'finalize-timeout': {
+      type: 'string',
+      default: '120',
+      env: 'CAMPUSHUB_FINALIZE_TIMEOUT',
+      description: 'Or this many minutes after its end at the latest, flagged with the devices that had not synced (default 120)',
+    },
+    'not-taken-escalate': {
+      type: 'string',
+      default: '1440',
+      env: 'CAMPUSHUB_NOT_TAKEN_ESCALATE',
+      description: 'Escalate a session closed without marks to the HOD after this many minutes (default 1440)',
+    },
     'log-level': { type: 'string', default: 'info', env: 'LOG_LEVEL', description: 'trace, debug, info, warn, error or silent (default info)' },
   },
   async run(args) {

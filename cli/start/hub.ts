@@ -33,6 +33,14 @@ export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
     database: { url: databaseUrl, dataDir: databaseUrl ? undefined : (stringArg(args, 'data-dir') ?? './data/hub') },
     adminToken: stringArg(args, 'admin-token'),
     keys: { keyFile: stringArg(args, 'key-file') },
+    sessions: {
+      openBeforeMinutes: integerArg(args, 'session-open-before', 0, 24 * 60),
+      closeAfterMinutes: integerArg(args, 'session-close-after', 0, 24 * 60),
+      finalizeGraceMinutes: integerArg(args, 'finalize-grace', 0, 24 * 60),
+      finalizeTimeoutMinutes: integerArg(args, 'finalize-timeout', 1, 7 * 24 * 60),
+      notTakenEscalateMinutes: integerArg(args, 'not-taken-escalate', 1, 30 * 24 * 60),
+    },
+    scheduler: { intervalMs: integerArg(args, 'scheduler-interval-ms', 100, 3_600_000) },
     logLevel: logLevelArg(args),
   };
 }

@@ -105,7 +105,7 @@ export const RULES = {
   'sections.read': { description: 'one course section with its teachers and roll', roles: STAFF, object: teaching },
   'sections.list': { description: 'list course sections (scoped like students)', roles: EVERYONE },
   'timetable.read': { description: 'the weekly timetable and its changes', roles: [...EVERYONE, 'service'] },
-  'timetable.manage': { description: 'change the timetable, generate sessions', roles: ['admin', 'hod'] },
+  'timetable.manage': { description: 'change the timetable, generate sessions (an HOD: their department\'s sections)', roles: ['admin', 'hod'], object: teaching },
   'sessions.read': { description: 'one session', roles: EVERYONE, object: sectionMember },
   'sessions.list': { description: 'list sessions (scoped: teaching, department, or the student\'s own)', roles: EVERYONE },
   'sessions.manage': { description: 'create, open, close and cancel a session', roles: STAFF, object: teaching },
