@@ -5,6 +5,7 @@
 const BENCHMARKS: Record<string, () => Promise<{ run(args: string[]): Promise<unknown> }>> = {
   ingest: () => import('./ingest.js'),
   'zk-logs': () => import('./zkLogs.js'),
+  'class-change': () => import('./classChange.js'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,10 +1,24 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateCampus, importFiles } from '../../fixtures/generate.js';
+import { generateCampus, importFiles, type GeneratedFile } from '../../fixtures/generate.js';
+import type { AuditContext } from '../../hub/audit/append.js';
+import type { Db } from '../../hub/db/db.js';
+import { runImport } from '../../hub/import/run.js';
 import { migrate } from '../../hub/db/migrate.js';
 import type { ParsedArgs } from '../commands/command.js';
 import { integerArg, stringArg, UsageError } from './args.js';
 import { importFile, openImportDb } from './import.js';
+
+/**
+ * Imports generated files straight from memory, in order, each all or
+ * nothing. The demo and the benchmarks load their campus this way.
+ */
+export async function loadGeneratedFiles(db: Db, files: readonly GeneratedFile[], audit: AuditContext): Promise<void> {
+  for (const file of files) {
+    const format = file.name.endsWith('.json') ? 'json' : 'csv';
+    await runImport(db, { kind: file.kind, format, body: format === 'json' ? (JSON.parse(file.content) as unknown) : file.content }, { audit });
+  }
+}
 
 export async function runFixtures(args: ParsedArgs): Promise<number> {
   if (args.positionals[0] !== 'generate') throw new UsageError(`unknown action ${JSON.stringify(args.positionals[0] ?? '')}; the only action is generate`);
