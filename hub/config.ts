@@ -2,6 +2,18 @@ import type { Level } from 'pino';
 import { DEFAULT_PASSWORD_PARAMS, type PasswordParams } from './auth/passwords.js';
 import { DEFAULT_THROTTLE_LIMITS, type ThrottleLimits } from './auth/throttle.js';
 
+/** How taps become marks (docs/ledger.md). */
+export interface AttendanceSettings {
+  /** A tap later than this many minutes after the start is late. */
+  lateGraceMinutes: number;
+  /** Taps count for a session from this many minutes before its start until its end. */
+  matchBeforeMinutes: number;
+  /** A second tap of the same student at the same session within this many seconds is a duplicate. */
+  duplicateWindowSeconds: number;
+  /** The rotating session QR changes every this many seconds; one window either side is accepted. */
+  qrWindowSeconds: number;
+}
+
 /** Everything a hub needs to start. Defaults live in `hubDefaults`; the CLI maps flags and environment onto this. */
 export interface HubConfig {
   http: {
@@ -72,6 +84,7 @@ export interface HubConfig {
     /** How long a command waits for the agent's response, in ms. */
     timeoutMs: number;
   };
+  attendance: AttendanceSettings;
   logLevel: Level | 'silent';
 }
 
@@ -104,6 +117,7 @@ export function hubDefaults(): HubConfig {
     ingest: { maxRowsPerWrite: 10_000 },
     pki: { certificateLifetimeDays: 30 },
     commands: { timeoutMs: 15_000 },
+    attendance: { lateGraceMinutes: 10, matchBeforeMinutes: 15, duplicateWindowSeconds: 60, qrWindowSeconds: 15 },
     logLevel: 'info',
   };
 }
