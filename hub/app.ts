@@ -30,6 +30,7 @@ import { HealthSchema, healthRoutes } from './health/routes.js';
 import { createIngest, type Ingest } from './ingest/pipeline.js';
 import { createHubMetrics, type HubMetrics } from './metrics/metrics.js';
 import { openHubKeys } from './keys/index.js';
+import { recordRoutes } from './records/routes.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
 
@@ -190,6 +191,12 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     await app.register(eventRoutes, { db });
     await app.register(agentRoutes, { db, registry });
     await app.register(pkiRoutes, { pki });
+    await app.register(recordRoutes, {
+      db,
+      now,
+      settings: config.attendance,
+      qrKey: await keys.secrets.getOrCreate('attendance.qr-key', () => randomBytes(32)),
+    });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
