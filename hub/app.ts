@@ -119,6 +119,8 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       sendAck: (address, ack) => bus.publishToAgent(address, 'ack', ack),
       maxRowsPerWrite: config.ingest.maxRowsPerWrite,
       maxMessageBytes: MAX_MESSAGE_BYTES,
+      attendance: config.attendance,
+      now: () => new Date(now()),
     });
     cleanups.push(() => ingest.idle());
     const registry = createAgentRegistry({

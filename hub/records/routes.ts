@@ -7,17 +7,15 @@ import { ErrorResponse, HttpError } from '../errors.js';
 import { hasScannedSessionQr, lockRecords, recordAsOf, recordHistory, recordMarks, type LedgerEvent, type NewMark } from '../ledger/ledger.js';
 import { ATTENDANCE_STATUSES, type AttendanceStatus } from '../ledger/precedence.js';
 import { checkQrToken, issueQrToken, qrWindowAt } from '../ledger/qr.js';
+import { listUnmatchedTaps, UNMATCHED_REASONS, type UnmatchedReason } from '../ledger/unmatched.js';
 import {
   findSession,
   findStudentOwner,
   isOnRoll,
   listStudentRecords,
-  listUnmatchedTaps,
   sessionRoll,
   studentOfUser,
-  UNMATCHED_REASONS,
   type SessionForMarking,
-  type UnmatchedReason,
 } from './queries.js';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
