@@ -73,15 +73,20 @@ export async function lockRecords(tx: Queryable, keys: readonly { sessionId: str
   );
   const params = [unique.map((key) => key.sessionId), unique.map((key) => key.studentId)];
   await tx.query('insert into attendance_current (session_id, student_id) select * from unnest($1::uuid[], $2::uuid[]) on conflict do nothing', params);
-  const { rows } = await tx.query<{ key_session: string; key_student: string } & { [K in keyof LedgerEvent]: LedgerEvent[K] | null }>(
-    `select c.session_id as key_session, c.student_id as key_student, ${EVENT_COLUMNS}
-       from attendance_current c left join attendance_events e on e.id = c.event_id
-      where (c.session_id, c.student_id) in (select * from unnest($1::uuid[], $2::uuid[]))
-      order by c.session_id, c.student_id
-      for update of c`,
+  const { rows: locked } = await tx.query<{ sessionId: string; studentId: string; eventId: string | null }>(
+    `select session_id as "sessionId", student_id as "studentId", event_id as "eventId"
+       from attendance_current
+      where (session_id, student_id) in (select * from unnest($1::uuid[], $2::uuid[]))
+      order by session_id, student_id
+      for update`,
     params,
   );
-  return new Map(rows.map((row) => [recordKey(row.key_session, row.key_student), row.id === null ? null : (row as unknown as LedgerEvent)]));
+  // A separate statement, so that it sees the events of transactions this one waited for:
+  // a join in the locking statement would read them from the snapshot taken before the wait.
+  const eventIds = locked.flatMap((row) => (row.eventId ? [row.eventId] : []));
+  const { rows: deciding } = eventIds.length > 0 ? await tx.query<LedgerEvent>(`select ${EVENT_COLUMNS} from attendance_events e where e.id = any($1::uuid[])`, [eventIds]) : { rows: [] };
+  const byId = new Map(deciding.map((event) => [event.id, event]));
+  return new Map(locked.map((row) => [recordKey(row.sessionId, row.studentId), row.eventId ? byId.get(row.eventId)! : null]));
 }
 
 export interface RecordedMark {
