@@ -63,8 +63,8 @@ select t.id as "eventId", t.campus_id as "campusId", t.device_id as "deviceId", 
   left join room_devices rd on rd.campus_id = t.campus_id and rd.device_id = t.device_id
   left join lateral (
     select st.id from students st
-     where st.device_user_id = t.subject
-        or (t.method in ('qr', 'card') and (st.roll_no = t.subject or st.id_card_no = t.subject))
+     where rd.room_id is not null
+       and (st.device_user_id = t.subject or (t.method in ('qr', 'card') and (st.roll_no = t.subject or st.id_card_no = t.subject)))
      order by case when st.device_user_id = t.subject then 0 when st.roll_no = t.subject then 1 else 2 end
      limit 1
   ) who on true
