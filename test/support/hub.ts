@@ -23,6 +23,7 @@ export interface TestHub extends Hub {
 /** A hub in this process on its own database and ephemeral ports, stopped when the test ends. */
 export async function startTestHub(t: TestContext, overrides: Partial<HubConfig> = {}, deps: HubDeps = {}): Promise<TestHub> {
   const database = await createTestDatabase();
+  t.after(() => database.drop());
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -44,15 +45,8 @@ export async function startTestHub(t: TestContext, overrides: Partial<HubConfig>
     logLevel: 'info',
     ...overrides,
   };
-  const hub = await startHub(config, pino({ level: 'debug' }, sink), deps).catch(async (error: unknown) => {
-    await database.drop();
-    throw error;
-  });
-  // One hook, in this order: dropping the database first would cut the connections of work still in flight, such as an audit seal.
-  t.after(async () => {
-    await hub.stop();
-    await database.drop();
-  });
+  const hub = await startHub(config, pino({ level: 'debug' }, sink), deps);
+  t.after(() => hub.stop());
   return {
     ...hub,
     logs,
