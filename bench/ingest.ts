@@ -1,10 +1,14 @@
 /**
  * ingest: events per second from a full agent outbox to rows committed at the
- * hub, through the embedded broker, on PGlite and on Postgres; and in the same
- * run the raw limit, multi-row INSERTs of the same events straight into the
- * same table, with the ratio between the two.
+ * hub, through the embedded broker, on PGlite and on Postgres, matched to
+ * their sessions and written to the attendance ledger in the same
+ * transaction; and in the same run the raw limit, multi-row INSERTs of the
+ * same events straight into the events table, with the ratio between the two.
  *
- *   npm run bench -- ingest [--events 50000] [--backends pglite,postgres] [--raw-batch 1000]
+ * The taps are a class change on a generated campus of --students students:
+ * each student on the roll of the busiest slot taps once at their room's door.
+ *
+ *   npm run bench -- ingest [--students 50000] [--backends pglite,postgres] [--raw-batch 1000]
  *
  * Postgres is BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres.
  * The agent runs in its own process, as in production; the hub in this one.
@@ -21,20 +25,23 @@ import { hubDefaults } from '../hub/config.js';
 import { insertEvents } from '../hub/ingest/queries.js';
 import type { EventRow } from '../hub/ingest/steps.js';
 import { uuidv7, type TapEvent } from '../protocol/index.js';
+import { generateCampus, importFiles } from '../fixtures/generate.js';
+import { loadGeneratedFiles } from '../cli/start/fixtures.js';
 import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub } from '../test/support/processes.js';
+import { busiestSlot, openClassChangeSessions, planTaps, type PlannedTap } from './campus.js';
 import { round } from './report.js';
 
 const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-function makeTaps(count: number): TapEvent[] {
+function tapEvents(planned: readonly PlannedTap[]): TapEvent[] {
   const start = Date.now();
-  return Array.from({ length: count }, (_, index) => ({
+  return planned.map((tap, index) => ({
     id: uuidv7(start + index),
     kind: 'tap',
-    deviceId: `door-${index % 40}`,
+    deviceId: tap.deviceId,
     method: 'qr',
-    subject: `2025CS${String(index % 20000).padStart(5, '0')}`,
+    subject: tap.code,
     deviceTime: null,
     receivedAt: new Date(start + index).toISOString(),
   }));
@@ -59,22 +66,28 @@ function benchKeyFile(): string {
   return file;
 }
 
-async function measureBackend(backend: 'pglite' | 'postgres', events: number, rawBatch: number) {
+async function measureBackend(backend: 'pglite' | 'postgres', students: number, rawBatch: number) {
   const database = await createTestDatabase(backend === 'postgres' ? (process.env.BENCH_DATABASE_URL ?? DEFAULT_POSTGRES) : '');
   const defaults = hubDefaults();
   const hub = await startHub({
     ...defaults,
     http: { ...defaults.http, host: '127.0.0.1', port: 0 },
-    broker: { ...defaults.broker, port: 0 },
+    broker: { ...defaults.broker, port: 0, security: 'development' },
+    scheduler: { ...defaults.scheduler, intervalMs: 0 },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
     keys: { keyFile: benchKeyFile() },
     logLevel: 'silent',
   });
   const agentDir = mkdtempSync(join(tmpdir(), 'campushub-bench-agent-'));
   try {
-    process.stderr.write(`[${backend}] filling the outbox with ${events} events\n`);
+    process.stderr.write(`[${backend}] loading a generated campus of ${students} students\n`);
+    await loadGeneratedFiles(hub.db, importFiles(generateCampus({ students, seed: 7 })), { actor: 'bench', source: 'cli' });
+    await openClassChangeSessions(hub, await busiestSlot(hub), new Date(Date.now() + 10 * 60_000));
+    const taps = tapEvents(await planTaps(hub, 0, 7));
+    const events = taps.length;
+    process.stderr.write(`[${backend}] filling the outbox with ${events} taps\n`);
     const outbox = new Outbox(agentDir);
-    for (let offset = 0; offset < events; offset += 10_000) outbox.enqueueMany(makeTaps(Math.min(10_000, events - offset)));
+    for (let offset = 0; offset < events; offset += 10_000) outbox.enqueueMany(taps.slice(offset, offset + 10_000));
     outbox.close();
 
     const committed = async () => (await hub.metrics.ingestEvents.get()).values.find((value) => value.labels.result === 'committed')?.value ?? 0;
@@ -94,7 +107,7 @@ async function measureBackend(backend: 'pglite' | 'postgres', events: number, ra
     await agent.stop();
 
     process.stderr.write(`[${backend}] raw multi-row INSERTs of ${rawBatch} rows\n`);
-    const rows: EventRow[] = makeTaps(events).map((tap) => ({
+    const rows: EventRow[] = tapEvents(await planTaps(hub, 0, 7)).map((tap) => ({
       ...tap,
       campusId: 'bench',
       agentId: 'bench',
@@ -109,9 +122,13 @@ async function measureBackend(backend: 'pglite' | 'postgres', events: number, ra
     const rawSeconds = (performance.now() - rawStarted) / 1000;
     const endToEndPerSecond = events / endToEndSeconds;
     const rawPerSecond = events / rawSeconds;
+    const ledger = await hub.db.query<{ n: number }>(`select count(*)::int as n from attendance_events where source = 'qr'`);
+    const unmatched = await hub.db.query<{ reason: string; n: number }>('select reason, count(*)::int as n from unmatched_taps group by reason');
     return {
       backend,
       events,
+      matched: ledger.rows[0]!.n,
+      unmatched: Object.fromEntries(unmatched.rows.map((row) => [row.reason, row.n])),
       endToEnd: { seconds: round(endToEndSeconds), eventsPerSecond: Math.round(endToEndPerSecond), fromFirstCommitEventsPerSecond: Math.round(events / steadySeconds) },
       rawInsert: { rowsPerStatement: rawBatch, seconds: round(rawSeconds), eventsPerSecond: Math.round(rawPerSecond) },
       ratio: round(endToEndPerSecond / rawPerSecond),
@@ -136,12 +153,12 @@ export async function run(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
-      events: { type: 'string', default: '50000' },
+      students: { type: 'string', default: '50000' },
       backends: { type: 'string', default: 'pglite,postgres' },
       'raw-batch': { type: 'string', default: '1000' },
     },
   });
-  const events = Number(values.events);
+  const students = Number(values.students);
   const rawBatch = Number(values['raw-batch']);
   const results = [];
   for (const backend of values.backends!.split(',') as ('pglite' | 'postgres')[]) {
@@ -149,7 +166,7 @@ export async function run(argv: string[]) {
       results.push({ backend, skipped: 'no Postgres reachable; set BENCH_DATABASE_URL' });
       continue;
     }
-    results.push(await measureBackend(backend, events, rawBatch));
+    results.push(await measureBackend(backend, students, rawBatch));
   }
   return { benchmark: 'ingest', node: process.version, cpus: (await import('node:os')).availableParallelism(), results, target: 'endToEnd.eventsPerSecond ≥ 0.5 × rawInsert.eventsPerSecond per backend' };
 }

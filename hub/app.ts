@@ -38,6 +38,8 @@ import { sessionRoutes } from './sessions/routes.js';
 import { createSessionService, type SessionService } from './sessions/service.js';
 import { createWatermarkHandler } from './sessions/watermarks.js';
 import { timetableRoutes } from './timetable/routes.js';
+import { countMarks, fillUnmarkedAsAbsent } from './ledger/ledger.js';
+import { recordRoutes } from './records/routes.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
 
@@ -130,6 +132,8 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       sendAck: (address, ack) => bus.publishToAgent(address, 'ack', ack),
       maxRowsPerWrite: config.ingest.maxRowsPerWrite,
       maxMessageBytes: MAX_MESSAGE_BYTES,
+      attendance: config.attendance,
+      now: () => new Date(now()),
     });
     cleanups.push(() => ingest.idle());
     const registry = createAgentRegistry({
@@ -207,8 +211,19 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     await app.register(campusRoutes, { db });
     await app.register(importRoutes, { db });
     const sessions = createSessionService({ settings: config.sessions, logger: log });
+    // A finalized session's unmarked students become absent in the finalizing transaction; an empty roll is "not taken".
+    sessions.onFinalize(async (tx, session, at) => {
+      await fillUnmarkedAsAbsent(tx, session.id, at);
+    });
+    sessions.setMarkCounter(countMarks);
     await app.register(timetableRoutes, { db, now });
     await app.register(sessionRoutes, { db, sessions, now });
+    await app.register(recordRoutes, {
+      db,
+      now,
+      settings: config.attendance,
+      qrKey: await keys.secrets.getOrCreate('attendance.qr-key', () => randomBytes(32)),
+    });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();

@@ -2,6 +2,18 @@ import type { Level } from 'pino';
 import { DEFAULT_PASSWORD_PARAMS, type PasswordParams } from './auth/passwords.js';
 import { DEFAULT_THROTTLE_LIMITS, type ThrottleLimits } from './auth/throttle.js';
 
+/** How taps become marks (docs/ledger.md). */
+export interface AttendanceSettings {
+  /** A tap later than this many minutes after the start is late. */
+  lateGraceMinutes: number;
+  /** Taps count for a session from this many minutes before its start until its end. */
+  matchBeforeMinutes: number;
+  /** A second tap of the same student at the same session within this many seconds is a duplicate. */
+  duplicateWindowSeconds: number;
+  /** The rotating session QR changes every this many seconds; one window either side is accepted. */
+  qrWindowSeconds: number;
+}
+
 /** Everything a hub needs to start. Defaults live in `hubDefaults`; the CLI maps flags and environment onto this. */
 export interface HubConfig {
   http: {
@@ -89,6 +101,7 @@ export interface HubConfig {
     /** How often the scheduler's jobs run, ms; 0 runs them only when asked (tests). */
     intervalMs: number;
   };
+  attendance: AttendanceSettings;
   logLevel: Level | 'silent';
 }
 
@@ -123,6 +136,7 @@ export function hubDefaults(): HubConfig {
     commands: { timeoutMs: 15_000 },
     sessions: { openBeforeMinutes: 10, closeAfterMinutes: 10, finalizeGraceMinutes: 15, finalizeTimeoutMinutes: 120, notTakenEscalateMinutes: 24 * 60 },
     scheduler: { intervalMs: 30_000 },
+    attendance: { lateGraceMinutes: 10, matchBeforeMinutes: 15, duplicateWindowSeconds: 60, qrWindowSeconds: 15 },
     logLevel: 'info',
   };
 }

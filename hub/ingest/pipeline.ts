@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, type Ack, type AgentAddress } from '../../protocol/index.js';
-import type { Db } from '../db/db.js';
+import type { Db, Transaction } from '../db/db.js';
 import type { HubMetrics } from '../metrics/metrics.js';
+import { matchTaps, type MatchSettings } from './match.js';
 import { insertEvents } from './queries.js';
 import { decodeBatch, dedupeRows, validateEvents, type CheckedBatch, type EventRow } from './steps.js';
 
@@ -13,6 +14,8 @@ export interface IngestOptions {
   sendAck(address: AgentAddress, ack: Ack): Promise<void>;
   maxRowsPerWrite: number;
   maxMessageBytes: number;
+  /** How new taps are matched to sessions in the write's transaction. */
+  attendance: MatchSettings;
   now?: () => Date;
 }
 
@@ -24,13 +27,13 @@ export interface Ingest {
 }
 
 /**
- * decode → validate → dedupe → persist → ack. Batches that arrive while a
+ * decode → validate → dedupe → persist and match → ack. Batches that arrive while a
  * write is in progress wait and are then written together in one
  * transaction (group commit), so a busy hub writes fewer, larger transactions
  * without any timer.
  */
 export function createIngest(options: IngestOptions): Ingest {
-  const { db, metrics, sendAck, maxRowsPerWrite, maxMessageBytes } = options;
+  const { db, metrics, sendAck, maxRowsPerWrite, maxMessageBytes, attendance } = options;
   const now = options.now ?? (() => new Date());
   const log = options.logger.child({ ns: 'hub:ingest' });
   const queue: CheckedBatch[] = [];
@@ -71,7 +74,7 @@ export function createIngest(options: IngestOptions): Ingest {
       const group = takeWriteGroup();
       const rows = dedupeRows(group);
       try {
-        const inserted = rows.length > 0 ? await db.transaction((tx) => insertEvents(tx, rows)) : [];
+        const inserted = rows.length > 0 ? await db.transaction((tx) => storeAndMatch(tx, rows)) : [];
         recordCommit(rows, inserted);
       } catch (error) {
         // Unacknowledged batches are redelivered by their agents, so nothing is lost here.
@@ -82,6 +85,13 @@ export function createIngest(options: IngestOptions): Ingest {
       await Promise.all(group.map((batch) => acknowledge(batch)));
     }
     writing = null;
+  }
+
+  /** Steps 4 and 4b in one transaction: a tap is stored together with its mark, or its reason for marking nobody. */
+  async function storeAndMatch(tx: Transaction, rows: readonly EventRow[]): Promise<string[]> {
+    const inserted = await insertEvents(tx, rows);
+    await matchTaps(tx, inserted, attendance, now().getTime());
+    return inserted;
   }
 
   function recordCommit(rows: readonly EventRow[], insertedIds: readonly string[]): void {
