@@ -9,6 +9,7 @@ import { hubDefaults } from '../../hub/config.js';
 import { startQrScannerSimulator } from '../../simulators/qr/scanner.js';
 import type { ParsedArgs } from '../commands/command.js';
 import { integerArg, logLevelArg, portArg, requiredArg, untilSignal } from './args.js';
+import { prepareDemoCampus } from './demoCampus.js';
 
 /** The preferred port when it is free on 127.0.0.1, else 0 so that the OS picks one. */
 async function preferredOrFree(port: number): Promise<number> {
@@ -39,6 +40,7 @@ export async function runDemo(args: ParsedArgs): Promise<number> {
     adminToken,
     logLevel,
   });
+  await prepareDemoCampus(hub, Date.now);
   const scanner = await startQrScannerSimulator({ listen: { host: '127.0.0.1', port: 0 }, ackMode: true });
   const agent = await startAgent({
     ...agentDefaults(),
@@ -66,6 +68,10 @@ export async function runDemo(args: ParsedArgs): Promise<number> {
       `A simulated QR reader at door-101 scans a student code every ${intervalMs / 1000} s. See the taps arrive:`,
       '',
       `  curl -H "authorization: Bearer ${adminToken}" "${hub.httpUrl}/api/v1/events?limit=5"`,
+      `  curl -H "authorization: Bearer ${adminToken}" "${hub.httpUrl}/api/v1/sessions?state=open"`,
+      '',
+      `The taps land in the open session of room R101 (a generated college of 240 students and a demo class that meets every hour).`,
+      `The API reference is at ${hub.httpUrl}/docs.`,
       `  curl -H "authorization: Bearer ${adminToken}" ${hub.httpUrl}/metrics`,
       '',
       'Ctrl-C stops everything.',

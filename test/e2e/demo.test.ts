@@ -35,5 +35,21 @@ test('the demo shows taps at GET /api/v1/events within 10 seconds, on other port
   assert.ok(Date.now() - started < 10_000);
   assert.equal(items[0]!.deviceId, 'door-101');
   assert.equal(items[0]!.method, 'qr');
+
+  // The taps land in a real session: the demo room's open session has students marked present.
+  const headers = { authorization: `Bearer ${ready.adminToken}` };
+  const open = (await (await fetch(`${ready.httpUrl}/api/v1/sessions?state=open&roomId=R101`, { headers })).json()) as { items: { id: string }[] };
+  assert.equal(open.items.length, 1, 'one open session in the demo room');
+  const marked = await waitFor(
+    async () => {
+      const roll = (await (await fetch(`${ready.httpUrl}/api/v1/sessions/${open.items[0]!.id}/records`, { headers })).json()) as { items: { status: string }[] };
+      const present = roll.items.filter((item) => item.status === 'present' || item.status === 'late');
+      return present.length > 0 ? present : null;
+    },
+    { timeoutMs: 10_000, message: 'students marked in the open session' },
+  );
+  assert.ok(marked.length > 0);
+  const unmatched = (await (await fetch(`${ready.httpUrl}/api/v1/unmatched-taps`, { headers })).json()) as { items: unknown[] };
+  assert.deepEqual(unmatched.items, [], 'no demo tap is left unmatched');
   assert.equal(await demo.stop(), 0, 'SIGTERM stops everything and exits 0');
 });
