@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { generateCampus, importFiles } from '../fixtures/generate.js';
-import { startHub, type Hub } from '../hub/app.js';
+import { startHub } from '../hub/app.js';
 import { hubDefaults } from '../hub/config.js';
 import { startQrScannerSimulator, type QrScannerSimulator } from '../simulators/qr/scanner.js';
 import { createTestDatabase } from '../test/support/database.js';
