@@ -85,6 +85,8 @@ test('the scheduler opens a session N minutes before it starts and closes it M m
     [
       { action: 'session.open', actor: 'system:sessions.auto-open' },
       { action: 'session.close', actor: 'system:sessions.auto-close' },
+      // Nobody marked it: the ledger's mark count is 0, so closing flags it as not taken.
+      { action: 'session.flag.not_taken', actor: 'system:sessions.auto-close' },
     ],
   );
 });
@@ -178,7 +180,7 @@ test('a closed session is finalized once every door device of its room has synce
   clock.set('2026-09-01T06:13:00Z');
   await hub.scheduler.runDue();
   assert.deepEqual(finalized, [id], 'the hook ran once');
-  assert.deepEqual(await flags(hub, `&sessionId=${id}`), []);
+  assert.deepEqual((await flags(hub, `&sessionId=${id}`)).map((flag) => flag.kind), ['not_taken'], 'no finalize_timeout flag; closed unmarked, it is not taken');
 
   const before = await hub.metric('campushub_ingest_rejected_messages_total', { reason: 'schema' });
   await client.publishAsync(topic, JSON.stringify({ v: 1, at: 'yesterday', devices: [] }), { qos: 1 });
@@ -200,10 +202,9 @@ test('a closed session whose devices do not all sync is finalized at the timeout
   await hub.scheduler.runDue();
   const final = await session(hub, id);
   assert.equal(final.finalizedBy, 'timeout');
-  const [flag] = await flags(hub, `&sessionId=${id}`);
-  assert.equal(flag!.kind, 'finalize_timeout');
+  const flag = (await flags(hub, `&sessionId=${id}`)).find((candidate) => candidate.kind === 'finalize_timeout');
   assert.deepEqual(flag!.details.devicesNotSynced, [{ deviceId: 'door-lab1-back', upTo: null }]);
-  assert.deepEqual((await auditActions(hub, `session:${id}`)).map((entry) => entry.action), ['session.create', 'session.open', 'session.close', 'session.finalize']);
+  assert.deepEqual((await auditActions(hub, `session:${id}`)).map((entry) => entry.action), ['session.create', 'session.open', 'session.close', 'session.flag.not_taken', 'session.finalize']);
 });
 
 test('a session closed without marks is flagged to its teacher, escalated to the HOD after the delay, and resolved if marks come first', async (t) => {
