@@ -133,3 +133,65 @@ export async function listStudentRecords(q: Queryable, studentId: string, filter
   );
   return rows;
 }
+
+export interface SectionOwner {
+  id: string;
+  departmentId: string;
+  facultyUserIds: string[];
+}
+
+/** A section's department and the user ids of its teachers: the object of its register. */
+export async function findSectionOwner(q: Queryable, sectionId: string): Promise<SectionOwner | null> {
+  const { rows } = await q.query<SectionOwner>(
+    `select cs.id, cs.department_id as "departmentId",
+            array(select f.user_id::text from section_teachers t join faculty f on f.id = t.faculty_id where t.section_id = cs.id and f.user_id is not null) as "facultyUserIds"
+       from course_sections cs where cs.id = $1`,
+    [sectionId],
+  );
+  return rows[0] ?? null;
+}
+
+export interface RegisterSession {
+  sessionId: string;
+  startsAt: Date;
+  endsAt: Date;
+  state: string;
+  finalizedAt: Date | null;
+  records: { studentId: string; status: AttendanceStatus; source: MarkSource }[];
+}
+
+/**
+ * A section's register: its sessions, newest first, each with the statuses
+ * of the section's own students (a combined lecture also has others').
+ */
+export async function sectionRegister(
+  q: Queryable,
+  sectionId: string,
+  filter: { from?: string; to?: string; before?: { startsAt: string; sessionId: string } },
+  limit: number,
+): Promise<RegisterSession[]> {
+  const params: unknown[] = [sectionId];
+  const conditions = ['g.section_id = $1'];
+  const add = (condition: (n: number) => string, ...values: unknown[]) => {
+    const first = params.length + 1;
+    params.push(...values);
+    conditions.push(condition(first));
+  };
+  if (filter.from) add((n) => `s.starts_at >= $${n}`, filter.from);
+  if (filter.to) add((n) => `s.starts_at < $${n}`, filter.to);
+  if (filter.before) add((n) => `(s.starts_at, s.id) < ($${n}::timestamptz, $${n + 1}::uuid)`, filter.before.startsAt, filter.before.sessionId);
+  params.push(limit);
+  const { rows } = await q.query<RegisterSession>(
+    `select s.id as "sessionId", s.starts_at as "startsAt", s.ends_at as "endsAt", s.state, s.finalized_at as "finalizedAt",
+            coalesce((select json_agg(json_build_object('studentId', c.student_id, 'status', c.status, 'source', c.source) order by c.student_id)
+                        from attendance_current c
+                        join enrolments e on e.student_id = c.student_id and e.section_id = $1
+                       where c.session_id = s.id and c.status is not null), '[]'::json) as records
+       from sessions s join session_groups g on g.session_id = s.id
+      where ${conditions.join(' and ')}
+      order by s.starts_at desc, s.id desc
+      limit $${params.length}`,
+    params,
+  );
+  return rows;
+}

@@ -4,11 +4,13 @@ import { insertSession } from '../../test/support/attendance.js';
 import { CAMPUS_IDS, linkUser, seedSmallCampus } from '../../test/support/campus.js';
 import { statusIn, type MatrixContext, type RouteCases } from '../../test/support/routeMatrix.js';
 import type { TestUser } from '../../test/support/users.js';
-import { findSession, findStudentOwner } from './queries.js';
+import { findSectionOwner, findSession, findStudentOwner } from './queries.js';
 
 interface RecordsState {
   sessionId: string;
   sessionObject: OwnedObject;
+  /** The CS301 theory section's register, as the policy sees it. */
+  sectionObject: OwnedObject;
   /** The student row each matrix user is, or an unlinked CS student for users who are none. */
   studentOf: Record<string, string>;
   owners: Record<string, OwnedObject>;
@@ -48,15 +50,22 @@ export const routeCases: RouteCases = {
       const owner = (await findStudentOwner(db, studentId))!;
       owners[studentId] = { ownerUserId: owner.userId, departmentId: owner.departmentId, facultyUserIds: owner.facultyUserIds };
     }
+    const section = (await findSectionOwner(db, CAMPUS_IDS.theory))!;
     const records: RecordsState = {
       sessionId,
       sessionObject: { departmentId: session.departmentId, facultyUserIds: session.facultyUserIds },
+      sectionObject: { departmentId: section.departmentId, facultyUserIds: section.facultyUserIds },
       studentOf: { [users.studentA!.id]: studentA, [users.studentB!.id]: studentB },
       owners,
     };
     context.state.records = records;
   },
   cases: {
+    'GET /api/v1/sections/:id/records': {
+      request: () => ({ path: `/api/v1/sections/${CAMPUS_IDS.theory}/records` }),
+      object: (_target, context) => state(context).sectionObject,
+      succeeded: statusIn([200]),
+    },
     'POST /api/v1/sessions/:id/records': {
       request: (context) => ({ path: `/api/v1/sessions/${state(context).sessionId}/records`, body: { studentId: UNLINKED_CS_STUDENT, status: 'present' } }),
       object: (_target, context) => state(context).sessionObject,

@@ -9,6 +9,8 @@ import { ATTENDANCE_STATUSES, type AttendanceStatus } from '../ledger/precedence
 import { checkQrToken, issueQrToken, qrWindowAt } from '../ledger/qr.js';
 import { listUnmatchedTaps, UNMATCHED_REASONS, type UnmatchedReason } from '../ledger/unmatched.js';
 import {
+  findSectionOwner,
+  sectionRegister,
   findSession,
   findStudentOwner,
   isOnRoll,
@@ -389,6 +391,67 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
       const { limit, cursor, from, to, sectionId } = request.query;
       const before = cursor ? decodeCursor(cursor) : undefined;
       const rows = await listStudentRecords(db, owner.id, { from, to, sectionId, ...(before ? { before: { startsAt: before[0], sessionId: before[1] } } : {}) }, limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.startsAt.toISOString(), last.sessionId]) : null };
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: string; from?: string; to?: string } }>(
+    '/api/v1/sections/:id/records',
+    {
+      config: { policy: 'records.roll' },
+      schema: {
+        summary: 'A section\'s register: its sessions, newest first, each with the status of every marked student of the section, in pages',
+        params: SessionParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 20 },
+            cursor: { type: 'string', maxLength: 200, description: 'nextCursor of the previous page' },
+            from: { ...TIME, description: 'sessions starting at or after' },
+            to: { ...TIME, description: 'sessions starting before' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['items', 'nextCursor'],
+            properties: {
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['sessionId', 'startsAt', 'endsAt', 'state', 'finalizedAt', 'records'],
+                  properties: {
+                    sessionId: { type: 'string' },
+                    startsAt: TIME,
+                    endsAt: TIME,
+                    state: { type: 'string' },
+                    finalizedAt: NULLABLE_TIME,
+                    records: {
+                      type: 'array',
+                      items: { type: 'object', required: ['studentId', 'status', 'source'], properties: { studentId: { type: 'string' }, status: { type: 'string' }, source: { type: 'string' } } },
+                    },
+                  },
+                },
+              },
+              nextCursor: { type: ['string', 'null'] },
+            },
+          },
+          400: ErrorResponse,
+          404: ErrorResponse,
+        },
+      },
+    },
+    async (request) => {
+      const owner = await findSectionOwner(db, request.params.id);
+      request.authorize({ departmentId: owner?.departmentId ?? null, facultyUserIds: owner?.facultyUserIds ?? [] });
+      if (!owner) throw new HttpError(404, 'not_found', 'no such object');
+      const { limit, cursor, from, to } = request.query;
+      const before = cursor ? decodeCursor(cursor) : undefined;
+      const rows = await sectionRegister(db, owner.id, { from, to, ...(before ? { before: { startsAt: before[0], sessionId: before[1] } } : {}) }, limit + 1);
       const items = rows.slice(0, limit);
       const last = items.at(-1);
       return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.startsAt.toISOString(), last.sessionId]) : null };

@@ -81,6 +81,13 @@ test('a class day end to end: generated from the timetable, opened by the schedu
   const unmatched = await hub.db.query<{ reason: string }>('select reason from unmatched_taps');
   assert.deepEqual(unmatched.rows, [{ reason: 'not_enrolled' }]);
 
+  const register = (await (await hub.api(`/api/v1/sections/${CAMPUS_IDS.theory}/records`)).json()) as { items: { sessionId: string; records: { studentId: string; status: string }[] }[] };
+  assert.deepEqual(
+    register.items.map((item) => [item.sessionId, item.records.map((record) => record.status)]),
+    [[lecture, roll.items.slice().sort((a, b) => (a.studentId < b.studentId ? -1 : 1)).map((item) => item.status)]],
+    'the section register shows the same day',
+  );
+
   const late = await hub.api(`/api/v1/sessions/${lecture}/records`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
