@@ -92,7 +92,7 @@ async function measureBackend(backend: 'pglite' | 'postgres', students: number, 
 
     const committed = async () => (await hub.metrics.ingestEvents.get()).values.find((value) => value.labels.result === 'committed')?.value ?? 0;
     process.stderr.write(`[${backend}] draining through agent → MQTT → hub\n`);
-    const agent = spawnCampushub(['agent', '--agent-id', 'bench', '--campus-id', 'bench', '--mqtt-url', hub.mqttUrl, '--data-dir', agentDir], { LOG_LEVEL: 'warn' });
+    const agent = spawnCampushub(['agent', '--agent-id', 'bench', '--campus-id', 'main', '--mqtt-url', hub.mqttUrl, '--data-dir', agentDir], { LOG_LEVEL: 'warn' });
     await agent.ready;
     const started = performance.now();
     let firstCommitAt: number | undefined;
@@ -109,7 +109,7 @@ async function measureBackend(backend: 'pglite' | 'postgres', students: number, 
     process.stderr.write(`[${backend}] raw multi-row INSERTs of ${rawBatch} rows\n`);
     const rows: EventRow[] = tapEvents(await planTaps(hub, 0, 7)).map((tap) => ({
       ...tap,
-      campusId: 'bench',
+      campusId: 'main',
       agentId: 'bench',
       deviceKey: null,
       score: null,
