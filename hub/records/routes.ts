@@ -4,6 +4,7 @@ import { appendAudit, auditContextOf } from '../audit/append.js';
 import type { AttendanceSettings } from '../config.js';
 import type { Db, Queryable } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../pagination.js';
 import { hasScannedSessionQr, lockRecords, recordAsOf, recordHistory, recordMarks, type LedgerEvent, type NewMark } from '../ledger/ledger.js';
 import { ATTENDANCE_STATUSES, type AttendanceStatus } from '../ledger/precedence.js';
 import { checkQrToken, issueQrToken, qrWindowAt } from '../ledger/qr.js';
@@ -53,22 +54,6 @@ const MarkResult = {
 } as const;
 
 /** Cursors are opaque to clients: the sort key of the page's last row, encoded. */
-function encodeCursor(parts: [string, string]): string {
-  return Buffer.from(JSON.stringify(parts)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const parts = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown;
-    if (Array.isArray(parts) && parts.length === 2 && !Number.isNaN(Date.parse(String(parts[0]))) && /^[0-9a-f-]{36}$/.test(String(parts[1]))) {
-      return [String(parts[0]), String(parts[1])];
-    }
-  } catch {
-    // Falls through to the refusal below.
-  }
-  throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned', { path: '/cursor' });
-}
-
 export interface RecordRoutesOptions {
   db: Db;
   now: () => number;
@@ -390,10 +375,10 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
       const owner = await authorizeStudent(request, request.params.id);
       const { limit, cursor, from, to, sectionId } = request.query;
       const before = cursor ? decodeCursor(cursor) : undefined;
-      const rows = await listStudentRecords(db, owner.id, { from, to, sectionId, ...(before ? { before: { startsAt: before[0], sessionId: before[1] } } : {}) }, limit + 1);
+      const rows = await listStudentRecords(db, owner.id, { from, to, sectionId, ...(before ? { before: { startsAt: before.at, sessionId: before.id } } : {}) }, limit + 1);
       const items = rows.slice(0, limit);
       const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.startsAt.toISOString(), last.sessionId]) : null };
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.startsAt, last.sessionId) : null };
     },
   );
 
@@ -451,10 +436,10 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
       if (!owner) throw new HttpError(404, 'not_found', 'no such object');
       const { limit, cursor, from, to } = request.query;
       const before = cursor ? decodeCursor(cursor) : undefined;
-      const rows = await sectionRegister(db, owner.id, { from, to, ...(before ? { before: { startsAt: before[0], sessionId: before[1] } } : {}) }, limit + 1);
+      const rows = await sectionRegister(db, owner.id, { from, to, ...(before ? { before: { startsAt: before.at, sessionId: before.id } } : {}) }, limit + 1);
       const items = rows.slice(0, limit);
       const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.startsAt.toISOString(), last.sessionId]) : null };
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.startsAt, last.sessionId) : null };
     },
   );
 
@@ -546,10 +531,10 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
     async (request) => {
       const { limit, cursor, reason, from, to } = request.query;
       const before = cursor ? decodeCursor(cursor) : undefined;
-      const rows = await listUnmatchedTaps(db, { reason, from, to, ...(before ? { before: { createdAt: before[0], eventId: before[1] } } : {}) }, limit + 1);
+      const rows = await listUnmatchedTaps(db, { reason, from, to, ...(before ? { before: { createdAt: before.at, eventId: before.id } } : {}) }, limit + 1);
       const items = rows.slice(0, limit);
       const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt.toISOString(), last.eventId]) : null };
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.eventId) : null };
     },
   );
 }

@@ -3,6 +3,7 @@ import { uuidv7 } from '../../protocol/index.js';
 import { appendAudit, auditContextOf } from '../audit/append.js';
 import { scopeOf, type OwnedObject } from '../auth/rules.js';
 import type { Db, Queryable } from '../db/db.js';
+import { decodeCursor, encodeCursor } from '../pagination.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { daysBetween } from './localTime.js';
 import { generateSessions, replaceGroups } from './generate.js';
@@ -63,21 +64,6 @@ const FlagSchema = {
     resolvedAt: { type: ['string', 'null'], format: 'date-time' },
   },
 } as const;
-
-/** Cursors are opaque to clients: the (time, id) of the last item of the page, encoded. */
-export function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { at: string; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (typeof at === 'string' && !Number.isNaN(Date.parse(at)) && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id)) return { at, id };
-  } catch {
-    // Falls through to the one answer for any cursor this API did not make.
-  }
-  throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned', { path: '/cursor' });
-}
 
 /**
  * Applies a session's object rule. A combined session may span departments:

@@ -6,7 +6,8 @@ import { ErrorResponse, HttpError } from '../errors.js';
 import { regenerateGenerated } from '../sessions/generate.js';
 import { isoWeekday } from '../sessions/localTime.js';
 import type { SessionGroup } from '../sessions/queries.js';
-import { checkRoomAndFaculty, decodeCursor, encodeCursor, loadSections } from '../sessions/routes.js';
+import { decodeCursor, encodeCursor } from '../pagination.js';
+import { checkRoomAndFaculty, loadSections } from '../sessions/routes.js';
 import { checkClashes, findSlot, listSlots, slotDepartments, writeSlot, type SlotShape, type SlotView } from './slots.js';
 
 const MAX_PAGE = 1000;
