@@ -31,6 +31,7 @@ import { eventRoutes } from './events/routes.js';
 import { HealthSchema, healthRoutes } from './health/routes.js';
 import { importRoutes } from './import/routes.js';
 import { createIngest, type Ingest } from './ingest/pipeline.js';
+import { createMatcher, type Matcher } from './ingest/matcher.js';
 import { createHubMetrics, type HubMetrics } from './metrics/metrics.js';
 import { openHubKeys } from './keys/index.js';
 import { createScheduler, type Scheduler } from './scheduler/scheduler.js';
@@ -51,6 +52,8 @@ export interface Hub {
   app: FastifyInstance;
   db: Db;
   ingest: Ingest;
+  /** Matches committed taps to sessions, after their acknowledgement. */
+  matcher: Matcher;
   metrics: HubMetrics;
   /** Every route with its authorization policy. */
   routes: RouteEntry[];
@@ -125,6 +128,8 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     const busTls = mtls && brokerUrl.startsWith('mqtts:') ? await pki.issueHubIdentity('hub') : undefined;
     const bus = await connectHubBus(brokerUrl, log, busTls);
     cleanups.push(() => bus.close());
+    const matcher = createMatcher({ db, metrics, logger: log, settings: config.attendance, maxTapsPerMatch: config.ingest.maxTapsPerMatch, now: () => new Date(now()) });
+    cleanups.push(() => matcher.stop());
     const ingest = createIngest({
       db,
       metrics,
@@ -132,10 +137,12 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       sendAck: (address, ack) => bus.publishToAgent(address, 'ack', ack),
       maxRowsPerWrite: config.ingest.maxRowsPerWrite,
       maxMessageBytes: MAX_MESSAGE_BYTES,
-      attendance: config.attendance,
+      onTapsQueued: matcher.wake,
       now: () => new Date(now()),
     });
     cleanups.push(() => ingest.idle());
+    // Taps an earlier run committed but did not match.
+    matcher.wake();
     const registry = createAgentRegistry({
       db,
       metrics,
@@ -236,7 +243,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     scheduler.start(config.scheduler.intervalMs);
     cleanups.push(() => scheduler.stop());
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
-    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, routes, auditSealer, pki, broker, sessions, scheduler, logger: log, stop };
+    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, matcher, metrics, routes, auditSealer, pki, broker, sessions, scheduler, logger: log, stop };
   } catch (error) {
     await stop();
     throw error;

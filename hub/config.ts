@@ -75,6 +75,8 @@ export interface HubConfig {
   ingest: {
     /** Most rows written in one transaction. Agent batches queued during a write are merged up to this. */
     maxRowsPerWrite: number;
+    /** Most queued taps the matcher takes in one transaction. */
+    maxTapsPerMatch: number;
   };
   pki: {
     /** Lifetime of agent certificates in days; agents renew at about two thirds of it. */
@@ -131,7 +133,7 @@ export function hubDefaults(): HubConfig {
     adminToken: undefined,
     keys: { keyFile: undefined },
     auth: { accessTokenTtlS: 15 * 60, refreshAbsoluteTtlDays: 30, password: DEFAULT_PASSWORD_PARAMS, throttle: DEFAULT_THROTTLE_LIMITS },
-    ingest: { maxRowsPerWrite: 10_000 },
+    ingest: { maxRowsPerWrite: 10_000, maxTapsPerMatch: 5_000 },
     pki: { certificateLifetimeDays: 30 },
     commands: { timeoutMs: 15_000 },
     sessions: { openBeforeMinutes: 10, closeAfterMinutes: 10, finalizeGraceMinutes: 15, finalizeTimeoutMinutes: 120, notTakenEscalateMinutes: 24 * 60 },

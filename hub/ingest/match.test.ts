@@ -24,7 +24,10 @@ async function agent(t: TestContext, hub: TestHub) {
   return async (events: TapEvent[]): Promise<Ack> => {
     const batchId = uuidv7();
     await client.publishAsync(agentTopic(address, 'events'), JSON.stringify({ v: PROTOCOL_VERSION, batchId, sentAt: new Date().toISOString(), events }), { qos: 1 });
-    return waitFor(() => acks.find((ack) => ack.batchId === batchId), { message: `ack of batch ${batchId}` });
+    const ack = await waitFor(() => acks.find((ack) => ack.batchId === batchId), { message: `ack of batch ${batchId}` });
+    // Matching follows the acknowledgement.
+    await hub.matcher.idle();
+    return ack;
   };
 }
 

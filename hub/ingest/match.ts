@@ -6,7 +6,7 @@ import type { MarkSource } from '../ledger/precedence.js';
 import { insertUnmatchedTaps, type NewUnmatchedTap, type UnmatchedReason } from '../ledger/unmatched.js';
 
 /**
- * Step 4b (match): in the transaction that stored a batch, each new tap
+ * Matching, in the matcher's transaction (matcher.ts): each queued tap
  * becomes a ledger mark or an unmatched tap with its reason (docs/ledger.md,
  * "Matching taps"). One classifying query for the whole batch, one for
  * earlier taps of the same records, then the ledger's and the unmatched

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, type Ack, type AgentAddress } from '../../protocol/index.js';
 import type { Db, Transaction } from '../db/db.js';
 import type { HubMetrics } from '../metrics/metrics.js';
-import { matchTaps, type MatchSettings } from './match.js';
+import { queueForMatching } from './matcher.js';
 import { insertEvents } from './queries.js';
 import { decodeBatch, dedupeRows, validateEvents, type CheckedBatch, type EventRow } from './steps.js';
 
@@ -14,8 +14,8 @@ export interface IngestOptions {
   sendAck(address: AgentAddress, ack: Ack): Promise<void>;
   maxRowsPerWrite: number;
   maxMessageBytes: number;
-  /** How new taps are matched to sessions in the write's transaction. */
-  attendance: MatchSettings;
+  /** Called after a write committed new taps, which wait in the match queue. */
+  onTapsQueued(): void;
   now?: () => Date;
 }
 
@@ -27,13 +27,14 @@ export interface Ingest {
 }
 
 /**
- * decode → validate → dedupe → persist and match → ack. Batches that arrive while a
+ * decode → validate → dedupe → persist → ack, and new taps queued for the
+ * matcher (matcher.ts) in the persisting transaction. Batches that arrive while a
  * write is in progress wait and are then written together in one
  * transaction (group commit), so a busy hub writes fewer, larger transactions
  * without any timer.
  */
 export function createIngest(options: IngestOptions): Ingest {
-  const { db, metrics, sendAck, maxRowsPerWrite, maxMessageBytes, attendance } = options;
+  const { db, metrics, sendAck, maxRowsPerWrite, maxMessageBytes, onTapsQueued } = options;
   const now = options.now ?? (() => new Date());
   const log = options.logger.child({ ns: 'hub:ingest' });
   const queue: CheckedBatch[] = [];
@@ -74,8 +75,9 @@ export function createIngest(options: IngestOptions): Ingest {
       const group = takeWriteGroup();
       const rows = dedupeRows(group);
       try {
-        const inserted = rows.length > 0 ? await db.transaction((tx) => storeAndMatch(tx, rows)) : [];
+        const inserted = rows.length > 0 ? await db.transaction((tx) => storeAndQueue(tx, rows)) : [];
         recordCommit(rows, inserted);
+        if (inserted.length > 0) onTapsQueued();
       } catch (error) {
         // Unacknowledged batches are redelivered by their agents, so nothing is lost here.
         metrics.ingestFailures.inc();
@@ -87,10 +89,11 @@ export function createIngest(options: IngestOptions): Ingest {
     writing = null;
   }
 
-  /** Steps 4 and 4b in one transaction: a tap is stored together with its mark, or its reason for marking nobody. */
-  async function storeAndMatch(tx: Transaction, rows: readonly EventRow[]): Promise<string[]> {
+  /** Step 4: a new tap is stored together with its place in the match queue, so no committed tap goes unmatched. */
+  async function storeAndQueue(tx: Transaction, rows: readonly EventRow[]): Promise<string[]> {
     const inserted = await insertEvents(tx, rows);
-    await matchTaps(tx, inserted, attendance, now().getTime());
+    const isNew = new Set(inserted);
+    await queueForMatching(tx, rows.filter((row) => row.kind === 'tap' && isNew.has(row.id)).map((row) => row.id));
     return inserted;
   }
 

@@ -48,6 +48,23 @@ export function createHubMetrics() {
       help: 'Database writes of ingest that failed; their batches stay unacknowledged and are redelivered',
       registers,
     }),
+    matchedTaps: new Counter({
+      name: 'campushub_match_taps_total',
+      help: 'Queued taps the matcher settled, by result: marked, or the reason they marked nobody',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    matchBatchSeconds: new Histogram({
+      name: 'campushub_match_batch_seconds',
+      help: 'Duration of one matcher transaction',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    matchFailures: new Counter({
+      name: 'campushub_match_failures_total',
+      help: 'Matcher transactions that failed; their taps stay queued and are retried',
+      registers,
+    }),
     passwordVerifications: new Counter({
       name: 'campushub_auth_password_verifications_total',
       help: 'argon2id verifications, real or against the dummy hash for unknown users',

@@ -4,6 +4,7 @@ import { appendAudit, type AuditContext } from '../audit/append.js';
 import type { HubConfig } from '../config.js';
 import type { Queryable, Transaction } from '../db/db.js';
 import { HttpError } from '../errors.js';
+import { roomHasQueuedTaps } from '../ingest/matcher.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { SessionState } from './queries.js';
 
@@ -142,7 +143,8 @@ export function createSessionService({ settings, logger }: { settings: SessionSe
   /**
    * A closed session is final once every door device of its room has
    * delivered its events up to the end plus the grace period, or at the
-   * timeout, flagged with the devices that had not.
+   * timeout, flagged with the devices that had not; and never while taps
+   * from its room wait in the match queue.
    */
   async function finalize(tx: Transaction, now: Date): Promise<void> {
     const { rows } = await tx.query<ProvisionalSession>(
@@ -157,6 +159,8 @@ export function createSessionService({ settings, logger }: { settings: SessionSe
           where rd.room_id = $1 and rd.campus_id = $2 order by rd.device_id`,
         [session.roomId, session.campusId],
       );
+      // Delivered is not yet matched: the session waits for its room's queued taps whatever the clock says.
+      if (session.roomId && (await roomHasQueuedTaps(tx, session.campusId, session.roomId))) continue;
       const behind = devices.filter((device) => device.upTo === null || device.upTo < syncedBy);
       const timedOut = now.getTime() >= session.endsAt.getTime() + settings.finalizeTimeoutMinutes * MINUTE;
       if (behind.length > 0 && !timedOut) continue;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
@@ -205,6 +206,31 @@ test('a closed session whose devices do not all sync is finalized at the timeout
   const flag = (await flags(hub, `&sessionId=${id}`)).find((candidate) => candidate.kind === 'finalize_timeout');
   assert.deepEqual(flag!.details.devicesNotSynced, [{ deviceId: 'door-lab1-back', upTo: null }]);
   assert.deepEqual((await auditActions(hub, `session:${id}`)).map((entry) => entry.action), ['session.create', 'session.open', 'session.close', 'session.flag.not_taken', 'session.finalize']);
+});
+
+test('a session is not final while taps from its room wait to be matched, not even at the timeout', async (t) => {
+  const clock = clockAt('2026-09-01T04:00:00Z');
+  const hub = await campusHub(t, clock);
+  const id = await createSession(hub, '2026-09-01T05:00:00Z', '2026-09-01T05:50:00Z', 'R101');
+  // A tap committed by ingest whose matching has not run yet (a hub that crashed between the two).
+  const tapId = randomUUID();
+  await hub.db.query(
+    `insert into events (id, campus_id, agent_id, device_id, kind, method, subject, device_time, received_at)
+     values ($1, 'main', 'agent-1', 'door-101', 'tap', 'fingerprint', '1001', '2026-09-01T05:02:00Z', '2026-09-01T05:02:01Z')`,
+    [tapId],
+  );
+  await hub.db.query('insert into match_queue (event_id) values ($1)', [tapId]);
+  await hub.db.query(`insert into device_watermarks (campus_id, device_id, up_to, reported_at) values ('main', 'door-101', '2026-09-01T08:00:00Z', '2026-09-01T08:00:00Z')`);
+  clock.set('2026-09-01T08:00:00Z');
+  await hub.scheduler.runDue();
+  assert.equal((await session(hub, id)).finalizedAt, null, 'synced and past the timeout, but the tap is not matched');
+
+  hub.matcher.wake();
+  await hub.matcher.idle();
+  await hub.scheduler.runDue();
+  assert.equal((await session(hub, id)).finalizedBy, 'watermarks');
+  const { rows } = await hub.db.query<{ status: string }>('select status from attendance_current where session_id = $1 and student_id = $2', [id, CAMPUS_IDS.students[0]]);
+  assert.deepEqual(rows, [{ status: 'present' }], 'the queued tap counted, instead of an automatic absent');
 });
 
 test('a session closed without marks is flagged to its teacher, escalated to the HOD after the delay, and resolved if marks come first', async (t) => {

@@ -57,6 +57,7 @@ test('a class day end to end: generated from the timetable, opened by the schedu
     { qos: 1 },
   );
   await waitFor(() => acks.find((ack) => ack.batchId === batchId), { message: 'the batch ack' });
+  await hub.matcher.idle();
 
   now = MORNING + 91 * MINUTE; // 10:01: the 09:50 lecture closed at 10:00
   await hub.scheduler.runDue();
