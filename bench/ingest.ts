@@ -104,6 +104,13 @@ async function measureBackend(backend: 'pglite' | 'postgres', students: number, 
     }
     const endToEndSeconds = (performance.now() - started) / 1000;
     const steadySeconds = (performance.now() - (firstCommitAt ?? started)) / 1000;
+    for (;;) {
+      await hub.matcher.idle();
+      const queued = await hub.db.query<{ n: number }>('select count(*)::int as n from match_queue');
+      if (queued.rows[0]!.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const matchedSeconds = (performance.now() - started) / 1000;
     await agent.stop();
 
     process.stderr.write(`[${backend}] raw multi-row INSERTs of ${rawBatch} rows\n`);
@@ -130,8 +137,11 @@ async function measureBackend(backend: 'pglite' | 'postgres', students: number, 
       matched: ledger.rows[0]!.n,
       unmatched: Object.fromEntries(unmatched.rows.map((row) => [row.reason, row.n])),
       endToEnd: { seconds: round(endToEndSeconds), eventsPerSecond: Math.round(endToEndPerSecond), fromFirstCommitEventsPerSecond: Math.round(events / steadySeconds) },
+      matchedEndToEnd: { seconds: round(matchedSeconds), eventsPerSecond: Math.round(events / matchedSeconds) },
       rawInsert: { rowsPerStatement: rawBatch, seconds: round(rawSeconds), eventsPerSecond: Math.round(rawPerSecond) },
       ratio: round(endToEndPerSecond / rawPerSecond),
+      matchedRatio: round(events / matchedSeconds / rawPerSecond),
+      hubMatchBatchSeconds: await histogramMean(hub, 'campushub_match_batch_seconds', 3),
       hubWriteRows: await histogramMean(hub, 'campushub_ingest_write_rows'),
     };
   } finally {
@@ -141,12 +151,12 @@ async function measureBackend(backend: 'pglite' | 'postgres', students: number, 
   }
 }
 
-async function histogramMean(hub: Awaited<ReturnType<typeof startHub>>, name: string): Promise<number> {
+async function histogramMean(hub: Awaited<ReturnType<typeof startHub>>, name: string, digits = 0): Promise<number> {
   const metric = await hub.metrics.registry.getSingleMetric(name)?.get();
   const values = (metric?.values ?? []) as { metricName?: string; value: number }[];
   const sum = values.find((value) => value.metricName === `${name}_sum`)?.value ?? 0;
   const count = values.find((value) => value.metricName === `${name}_count`)?.value ?? 0;
-  return count === 0 ? 0 : Math.round(sum / count);
+  return count === 0 ? 0 : Number((sum / count).toFixed(digits));
 }
 
 export async function run(argv: string[]) {

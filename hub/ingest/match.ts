@@ -47,7 +47,8 @@ interface ClassifiedTap {
  * terminal user id for every method, also the roll or ID-card number for QR
  * and card); and the best session in that room on the tap's local day —
  * one whose window holds the tap and that is not finalized, the student's
- * own before another, the nearest start first.
+ * own before another, the nearest start first. Each candidate's roll is read
+ * once, and only where it can decide: on a busy day a room has many sessions.
  */
 const CLASSIFY = `
 with taps as (
@@ -55,33 +56,47 @@ with taps as (
          coalesce(e.device_time, e.received_at) as tapped_at
     from events e
    where e.id = any($1::uuid[]) and e.kind = 'tap'
+),
+located as (
+  select t.*, rd.room_id, c.timezone, who.id as student_id
+    from taps t
+    left join room_devices rd on rd.campus_id = t.campus_id and rd.device_id = t.device_id
+    left join campuses c on c.id = t.campus_id
+    left join lateral (
+      select st.id from students st
+       where rd.room_id is not null
+         and (st.device_user_id = t.subject or (t.method in ('qr', 'card') and (st.roll_no = t.subject or st.id_card_no = t.subject)))
+       order by case when st.device_user_id = t.subject then 0 when st.roll_no = t.subject then 1 else 2 end
+       limit 1
+    ) who on true
+),
+options as (
+  select l.id as event_id, l.student_id, s.id, s.starts_at,
+         l.tapped_at >= s.starts_at - $2::int * interval '1 minute' and l.tapped_at <= s.ends_at as in_window,
+         s.finalized_at is not null as finalized,
+         abs(extract(epoch from s.starts_at - l.tapped_at)) as distance
+    from located l
+    join sessions s on s.room_id = l.room_id and s.state <> 'cancelled'
+     and s.starts_at between l.tapped_at - interval '1 day' and l.tapped_at + interval '1 day'
+     and (s.starts_at at time zone l.timezone)::date = (l.tapped_at at time zone l.timezone)::date
+),
+-- The roll is looked up only for sessions that could take the tap: a tap that
+-- fits none is reported against the nearest session of the day.
+judged as (
+  select o.*, o.in_window and not o.finalized as open_window,
+         case when o.in_window and not o.finalized
+              then exists (select 1 from session_roll r where r.session_id = o.id and r.student_id = o.student_id)
+              else false end as on_roll
+    from options o
+),
+best as (
+  select distinct on (event_id) * from judged
+   order by event_id, open_window desc, on_roll desc, distance
 )
-select t.id as "eventId", t.campus_id as "campusId", t.device_id as "deviceId", t.method, t.device_time as "deviceTime",
-       t.received_at as "receivedAt", t.tapped_at as "tappedAt", rd.room_id as "roomId", who.id as "studentId",
-       hit.id as "sessionId", hit.starts_at as "sessionStartsAt", hit.in_window as "inWindow", hit.finalized, hit.on_roll as "onRoll"
-  from taps t
-  left join room_devices rd on rd.campus_id = t.campus_id and rd.device_id = t.device_id
-  left join lateral (
-    select st.id from students st
-     where rd.room_id is not null
-       and (st.device_user_id = t.subject or (t.method in ('qr', 'card') and (st.roll_no = t.subject or st.id_card_no = t.subject)))
-     order by case when st.device_user_id = t.subject then 0 when st.roll_no = t.subject then 1 else 2 end
-     limit 1
-  ) who on true
-  left join lateral (
-    select s.id, s.starts_at,
-           t.tapped_at >= s.starts_at - $2::int * interval '1 minute' and t.tapped_at <= s.ends_at as in_window,
-           s.finalized_at is not null as finalized,
-           exists (select 1 from session_roll r where r.session_id = s.id and r.student_id = who.id) as on_roll
-      from sessions s join campuses c on c.id = s.campus_id
-     where s.room_id = rd.room_id and s.state <> 'cancelled'
-       and s.starts_at between t.tapped_at - interval '1 day' and t.tapped_at + interval '1 day'
-       and (s.starts_at at time zone c.timezone)::date = (t.tapped_at at time zone c.timezone)::date
-     order by (t.tapped_at >= s.starts_at - $2::int * interval '1 minute' and t.tapped_at <= s.ends_at and s.finalized_at is null) desc,
-              exists (select 1 from session_roll r where r.session_id = s.id and r.student_id = who.id) desc,
-              abs(extract(epoch from s.starts_at - t.tapped_at))
-     limit 1
-  ) hit on true`;
+select l.id as "eventId", l.campus_id as "campusId", l.device_id as "deviceId", l.method, l.device_time as "deviceTime",
+       l.received_at as "receivedAt", l.tapped_at as "tappedAt", l.room_id as "roomId", l.student_id as "studentId",
+       b.id as "sessionId", b.starts_at as "sessionStartsAt", b.in_window as "inWindow", b.finalized, b.on_roll as "onRoll"
+  from located l left join best b on b.event_id = l.id`;
 
 type Verdict = { kind: 'candidate' } | { kind: 'unmatched'; reason: UnmatchedReason; details: Record<string, unknown> };
 

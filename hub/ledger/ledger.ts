@@ -61,6 +61,9 @@ export function rankOf(event: LedgerEvent): RankedEvent {
 
 const recordKey = (sessionId: string, studentId: string) => `${sessionId}/${studentId}`;
 
+const byRecordKey = (a: { sessionId: string; studentId: string }, b: { sessionId: string; studentId: string }) =>
+  a.sessionId === b.sessionId ? (a.studentId < b.studentId ? -1 : a.studentId > b.studentId ? 1 : 0) : a.sessionId < b.sessionId ? -1 : 1;
+
 /**
  * Locks the records of these (session, student) pairs for the rest of the
  * transaction, creating their rows on first use, and returns the event that
@@ -68,18 +71,22 @@ const recordKey = (sessionId: string, studentId: string) => `${sessionId}/${stud
  * that lock overlapping sets cannot deadlock.
  */
 export async function lockRecords(tx: Queryable, keys: readonly { sessionId: string; studentId: string }[]): Promise<Map<string, LedgerEvent | null>> {
-  const unique = [...new Map(keys.map((key) => [recordKey(key.sessionId, key.studentId), key])).values()].sort((a, b) =>
-    a.sessionId === b.sessionId ? (a.studentId < b.studentId ? -1 : 1) : a.sessionId < b.sessionId ? -1 : 1,
-  );
+  const unique = [...new Map(keys.map((key) => [recordKey(key.sessionId, key.studentId), key])).values()].sort(byRecordKey);
   const params = [unique.map((key) => key.sessionId), unique.map((key) => key.studentId)];
   await tx.query('insert into attendance_current (session_id, student_id) select * from unnest($1::uuid[], $2::uuid[]) on conflict do nothing', params);
+  return lockExisting(tx, unique);
+}
+
+/** Locks records whose rows exist (in key order) and returns the event that decides each. */
+async function lockExisting(tx: Queryable, sorted: readonly { sessionId: string; studentId: string }[]): Promise<Map<string, LedgerEvent | null>> {
+  if (sorted.length === 0) return new Map();
   const { rows: locked } = await tx.query<{ sessionId: string; studentId: string; eventId: string | null }>(
     `select session_id as "sessionId", student_id as "studentId", event_id as "eventId"
        from attendance_current
       where (session_id, student_id) in (select * from unnest($1::uuid[], $2::uuid[]))
       order by session_id, student_id
       for update`,
-    params,
+    [sorted.map((key) => key.sessionId), sorted.map((key) => key.studentId)],
   );
   // A separate statement, so that it sees the events of transactions this one waited for:
   // a join in the locking statement would read them from the snapshot taken before the wait.
@@ -95,14 +102,49 @@ export interface RecordedMark {
   recorded: boolean;
 }
 
+/** Each record's best event among these, by the precedence rule. */
+function winnersByRecord(events: readonly LedgerEvent[]): Map<string, LedgerEvent> {
+  const winners = new Map<string, LedgerEvent>();
+  for (const event of events) {
+    const key = recordKey(event.sessionId, event.studentId);
+    const best = winners.get(key);
+    if (!best || outranks(rankOf(event), rankOf(best))) winners.set(key, event);
+  }
+  return winners;
+}
+
+/** Sets records' effective status to these events, in one statement. */
+async function setCurrent(tx: Queryable, winners: readonly LedgerEvent[], at: Date): Promise<void> {
+  if (winners.length === 0) return;
+  await tx.query(
+    `update attendance_current c set status = u.status, event_id = u.event_id, source = u.source, updated_at = $6
+       from unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[]) as u(session_id, student_id, status, event_id, source)
+      where c.session_id = u.session_id and c.student_id = u.student_id`,
+    [
+      winners.map((event) => event.sessionId),
+      winners.map((event) => event.studentId),
+      winners.map((event) => event.status),
+      winners.map((event) => event.id),
+      winners.map((event) => event.source),
+      at.toISOString(),
+    ],
+  );
+}
+
 /**
  * Appends marks as events and brings each touched record's effective status
  * up to date, all within the caller's transaction. A constant number of
  * statements for any number of marks.
+ *
+ * A record marked for the first time gets its row, with its status, in one
+ * INSERT; only records that already have a row are locked and compared with
+ * the event that decides them. A concurrent first mark of the same record
+ * makes the INSERT wait for it and then conflict, so the record is compared
+ * under its lock like any other: the events recorded here are already in the
+ * ledger, and every transaction compares its own against the committed winner.
  */
 export async function recordMarks(tx: Queryable, marks: readonly NewMark[], now: number): Promise<RecordedMark[]> {
   if (marks.length === 0) return [];
-  const current = await lockRecords(tx, marks);
   const recordedAt = new Date(now);
   const events: LedgerEvent[] = marks.map((mark) => ({
     id: uuidv7(now),
@@ -144,30 +186,35 @@ export async function recordMarks(tx: Queryable, marks: readonly NewMark[], now:
     ],
   );
   const insertedIds = new Set(inserted.map((row) => row.id));
+  const candidates = [...winnersByRecord(events.filter((event) => insertedIds.has(event.id))).values()].sort(byRecordKey);
 
-  const changed = new Map<string, LedgerEvent>();
-  for (const event of events) {
-    if (!insertedIds.has(event.id)) continue;
-    const key = recordKey(event.sessionId, event.studentId);
-    const winner = changed.get(key) ?? current.get(key) ?? null;
-    if (outranks(rankOf(event), winner && rankOf(winner))) changed.set(key, event);
-  }
-  const winners = [...changed.values()];
-  if (winners.length > 0) {
-    await tx.query(
-      `update attendance_current c set status = u.status, event_id = u.event_id, source = u.source, updated_at = $6
-         from unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[]) as u(session_id, student_id, status, event_id, source)
-        where c.session_id = u.session_id and c.student_id = u.student_id`,
-      [
-        winners.map((event) => event.sessionId),
-        winners.map((event) => event.studentId),
-        winners.map((event) => event.status),
-        winners.map((event) => event.id),
-        winners.map((event) => event.source),
-        recordedAt.toISOString(),
-      ],
-    );
-  }
+  const { rows: created } = candidates.length > 0
+    ? await tx.query<{ eventId: string }>(
+        `insert into attendance_current (session_id, student_id, status, event_id, source, updated_at)
+         select u.session_id, u.student_id, u.status, u.event_id, u.source, $6 from unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[]) as u(session_id, student_id, status, event_id, source)
+         on conflict do nothing
+         returning event_id as "eventId"`,
+        [
+          candidates.map((event) => event.sessionId),
+          candidates.map((event) => event.studentId),
+          candidates.map((event) => event.status),
+          candidates.map((event) => event.id),
+          candidates.map((event) => event.source),
+          recordedAt.toISOString(),
+        ],
+      )
+    : { rows: [] };
+  const decided = new Set(created.map((row) => row.eventId));
+  const contested = candidates.filter((event) => !decided.has(event.id));
+  const current = await lockExisting(tx, contested);
+  await setCurrent(
+    tx,
+    contested.filter((event) => {
+      const winner = current.get(recordKey(event.sessionId, event.studentId)) ?? null;
+      return outranks(rankOf(event), winner && rankOf(winner));
+    }),
+    recordedAt,
+  );
   return events.map((event) => ({ event, recorded: insertedIds.has(event.id) }));
 }
 
