@@ -1,6 +1,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
+import pino from 'pino';
+import { hubDefaults } from '../config.js';
+import { createHubMetrics } from '../metrics/metrics.js';
+import { createMatcher, queueForMatching } from './matcher.js';
 import { PROTOCOL_VERSION, agentTopic, uuidv7, type Ack, type TapEvent, type TapMethod } from '../../protocol/index.js';
 import { FIRST_LECTURE_START, insertSession } from '../../test/support/attendance.js';
 import { CAMPUS_IDS, seedSmallCampus } from '../../test/support/campus.js';
@@ -137,4 +141,37 @@ test('unmatched taps are listed newest first, filtered by reason, in pages', asy
   const bad = await hub.api('/api/v1/unmatched-taps?reason=lost');
   assert.equal(bad.status, 400);
   assert.equal(((await bad.json()) as { details: { path: string }[] }).details[0]!.path, '/reason');
+});
+
+test('two matchers on one database settle every queued tap exactly once', async (t) => {
+  const { hub } = await start(t);
+  // Taps committed and queued as by ingest, then matched by two matchers at once, as by two hubs.
+  const taps = Array.from({ length: 600 }, (_, n) =>
+    tap('door-101', n % 7 === 0 ? 'qr' : 'fingerprint', ['1001', '1002', '1003', '2001', '9999'][n % 5]!, FIRST_LECTURE_START + (n % 40) * MINUTE),
+  );
+  await hub.db.transaction(async (tx) => {
+    for (const event of taps) {
+      await tx.query(
+        `insert into events (id, campus_id, agent_id, device_id, kind, method, subject, device_time, received_at) values ($1, 'main', 'agent-main', $2, 'tap', $3, $4, $5, $6)`,
+        [event.id, event.deviceId, event.method, event.subject, event.deviceTime, event.receivedAt],
+      );
+    }
+    await queueForMatching(tx, taps.map((event) => event.id));
+  });
+  const matchers = [1, 2].map(() =>
+    createMatcher({ db: hub.db, metrics: createHubMetrics(), logger: pino({ level: 'silent' }), settings: hubDefaults().attendance, maxTapsPerMatch: 25, now: () => new Date(FIRST_LECTURE_START + 45 * MINUTE) }),
+  );
+  for (const matcher of matchers) matcher.wake();
+  await Promise.all(matchers.map((matcher) => matcher.idle()));
+
+  const { rows: outcomes } = await hub.db.query<{ id: string; marks: number; unmatched: number }>(
+    `select e.id, (select count(*)::int from attendance_events a where a.tap_event_id = e.id) as marks,
+            (select count(*)::int from unmatched_taps u where u.event_id = e.id) as unmatched
+       from events e`,
+  );
+  assert.equal(outcomes.length, taps.length);
+  assert.deepEqual(outcomes.filter((outcome) => outcome.marks + outcome.unmatched !== 1), [], 'each tap marked once or kept with one reason');
+  assert.equal((await hub.db.query('select 1 from match_queue')).rows.length, 0);
+  const { rows: records } = await hub.db.query<{ student_id: string; status: string }>('select student_id, status from attendance_current order by student_id');
+  assert.deepEqual(records.map((record) => record.student_id), [S1, S2, S3], 'one record per student on the roll');
 });
