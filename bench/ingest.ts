@@ -1,8 +1,7 @@
 /**
  * ingest: events per second from a full agent outbox to rows committed at the
- * hub, through the embedded broker, on PGlite and on Postgres, matched to
- * their sessions and written to the attendance ledger in the same
- * transaction; and in the same run the raw limit, multi-row INSERTs of the
+ * hub, through the embedded broker, on PGlite and on Postgres, and on until
+ * the matcher has written them all to the attendance ledger; and in the same run the raw limit, multi-row INSERTs of the
  * same events straight into the events table, with the ratio between the two.
  *
  * The taps are a class change on a generated campus of --students students:
@@ -30,7 +29,7 @@ import { loadGeneratedFiles } from '../cli/start/fixtures.js';
 import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub } from '../test/support/processes.js';
 import { busiestSlot, openClassChangeSessions, planTaps, type PlannedTap } from './campus.js';
-import { round } from './report.js';
+import { histogramMean, round } from './report.js';
 
 const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -141,22 +140,14 @@ async function measureBackend(backend: 'pglite' | 'postgres', students: number, 
       rawInsert: { rowsPerStatement: rawBatch, seconds: round(rawSeconds), eventsPerSecond: Math.round(rawPerSecond) },
       ratio: round(endToEndPerSecond / rawPerSecond),
       matchedRatio: round(events / matchedSeconds / rawPerSecond),
-      hubMatchBatchSeconds: await histogramMean(hub, 'campushub_match_batch_seconds', 3),
-      hubWriteRows: await histogramMean(hub, 'campushub_ingest_write_rows'),
+      hubMatchBatchSeconds: round(await histogramMean(hub, 'campushub_match_batch_seconds')),
+      hubWriteRows: Math.round(await histogramMean(hub, 'campushub_ingest_write_rows')),
     };
   } finally {
     await hub.stop();
     await database.drop();
     rmSync(agentDir, { recursive: true, force: true });
   }
-}
-
-async function histogramMean(hub: Awaited<ReturnType<typeof startHub>>, name: string, digits = 0): Promise<number> {
-  const metric = await hub.metrics.registry.getSingleMetric(name)?.get();
-  const values = (metric?.values ?? []) as { metricName?: string; value: number }[];
-  const sum = values.find((value) => value.metricName === `${name}_sum`)?.value ?? 0;
-  const count = values.find((value) => value.metricName === `${name}_count`)?.value ?? 0;
-  return count === 0 ? 0 : Number((sum / count).toFixed(digits));
 }
 
 export async function run(argv: string[]) {
