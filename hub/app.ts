@@ -128,7 +128,15 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     const busTls = mtls && brokerUrl.startsWith('mqtts:') ? await pki.issueHubIdentity('hub') : undefined;
     const bus = await connectHubBus(brokerUrl, log, busTls);
     cleanups.push(() => bus.close());
-    const matcher = createMatcher({ db, metrics, logger: log, settings: config.attendance, maxTapsPerMatch: config.ingest.maxTapsPerMatch, now: () => new Date(now()) });
+    const matcher = createMatcher({
+      db,
+      metrics,
+      logger: log,
+      settings: config.attendance,
+      maxTapsPerMatch: config.ingest.maxTapsPerMatch,
+      receiptFirst: { busy: () => ingest.busy(), maxWaitMs: config.ingest.matchWaitWhileReceivingMs, tapsWhileBusy: config.ingest.maxTapsPerMatchWhileReceiving },
+      now: () => new Date(now()),
+    });
     cleanups.push(() => matcher.stop());
     const ingest = createIngest({
       db,

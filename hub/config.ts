@@ -77,6 +77,10 @@ export interface HubConfig {
     maxRowsPerWrite: number;
     /** Most queued taps the matcher takes in one transaction. */
     maxTapsPerMatch: number;
+    /** While ingest is writing, the matcher waits up to this long between batches … */
+    matchWaitWhileReceivingMs: number;
+    /** … and then takes at most this many taps. */
+    maxTapsPerMatchWhileReceiving: number;
   };
   pki: {
     /** Lifetime of agent certificates in days; agents renew at about two thirds of it. */
@@ -133,7 +137,7 @@ export function hubDefaults(): HubConfig {
     adminToken: undefined,
     keys: { keyFile: undefined },
     auth: { accessTokenTtlS: 15 * 60, refreshAbsoluteTtlDays: 30, password: DEFAULT_PASSWORD_PARAMS, throttle: DEFAULT_THROTTLE_LIMITS },
-    ingest: { maxRowsPerWrite: 10_000, maxTapsPerMatch: 5_000 },
+    ingest: { maxRowsPerWrite: 10_000, maxTapsPerMatch: 5_000, matchWaitWhileReceivingMs: 1_000, maxTapsPerMatchWhileReceiving: 500 },
     pki: { certificateLifetimeDays: 30 },
     commands: { timeoutMs: 15_000 },
     sessions: { openBeforeMinutes: 10, closeAfterMinutes: 10, finalizeGraceMinutes: 15, finalizeTimeoutMinutes: 120, notTakenEscalateMinutes: 24 * 60 },

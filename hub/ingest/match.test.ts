@@ -4,7 +4,7 @@ import mqtt from 'mqtt';
 import pino from 'pino';
 import { hubDefaults } from '../config.js';
 import { createHubMetrics } from '../metrics/metrics.js';
-import { createMatcher, queueForMatching } from './matcher.js';
+import { createMatcher, queueForMatching, type MatcherOptions } from './matcher.js';
 import { PROTOCOL_VERSION, agentTopic, uuidv7, type Ack, type TapEvent, type TapMethod } from '../../protocol/index.js';
 import { FIRST_LECTURE_START, insertSession } from '../../test/support/attendance.js';
 import { CAMPUS_IDS, seedSmallCampus } from '../../test/support/campus.js';
@@ -143,12 +143,8 @@ test('unmatched taps are listed newest first, filtered by reason, in pages', asy
   assert.equal(((await bad.json()) as { details: { path: string }[] }).details[0]!.path, '/reason');
 });
 
-test('two matchers on one database settle every queued tap exactly once', async (t) => {
-  const { hub } = await start(t);
-  // Taps committed and queued as by ingest, then matched by two matchers at once, as by two hubs.
-  const taps = Array.from({ length: 600 }, (_, n) =>
-    tap('door-101', n % 7 === 0 ? 'qr' : 'fingerprint', ['1001', '1002', '1003', '2001', '9999'][n % 5]!, FIRST_LECTURE_START + (n % 40) * MINUTE),
-  );
+/** Stores taps and queues them for matching as ingest does, without waking any matcher. */
+async function storeAndQueue(hub: TestHub, taps: readonly TapEvent[]): Promise<void> {
   await hub.db.transaction(async (tx) => {
     for (const event of taps) {
       await tx.query(
@@ -158,9 +154,42 @@ test('two matchers on one database settle every queued tap exactly once', async 
     }
     await queueForMatching(tx, taps.map((event) => event.id));
   });
-  const matchers = [1, 2].map(() =>
-    createMatcher({ db: hub.db, metrics: createHubMetrics(), logger: pino({ level: 'silent' }), settings: hubDefaults().attendance, maxTapsPerMatch: 25, now: () => new Date(FIRST_LECTURE_START + 45 * MINUTE) }),
+}
+
+function matcherOf(hub: TestHub, options: Partial<MatcherOptions>, metrics = createHubMetrics()) {
+  return createMatcher({
+    db: hub.db,
+    metrics,
+    logger: pino({ level: 'silent' }),
+    settings: hubDefaults().attendance,
+    maxTapsPerMatch: 5000,
+    now: () => new Date(FIRST_LECTURE_START + 45 * MINUTE),
+    ...options,
+  });
+}
+
+test('while ingest stays busy the matcher still settles the queue, in small batches', async (t) => {
+  const { hub } = await start(t);
+  const taps = Array.from({ length: 30 }, (_, n) => tap('door-101', 'fingerprint', '9999', FIRST_LECTURE_START + n * MINUTE));
+  await storeAndQueue(hub, taps);
+  const metrics = createHubMetrics();
+  const matcher = matcherOf(hub, { receiptFirst: { busy: () => true, maxWaitMs: 20, tapsWhileBusy: 10 } }, metrics);
+  matcher.wake();
+  await matcher.idle();
+  assert.equal((await hub.db.query('select 1 from match_queue')).rows.length, 0);
+  assert.equal((await hub.db.query('select 1 from unmatched_taps')).rows.length, 30);
+  const batches = (await metrics.matchBatchSeconds.get()).values.find((value) => value.metricName === 'campushub_match_batch_seconds_count')!.value;
+  assert.equal(batches, 3, 'three batches of ten');
+});
+
+test('two matchers on one database settle every queued tap exactly once', async (t) => {
+  const { hub } = await start(t);
+  // Taps committed and queued as by ingest, then matched by two matchers at once, as by two hubs.
+  const taps = Array.from({ length: 600 }, (_, n) =>
+    tap('door-101', n % 7 === 0 ? 'qr' : 'fingerprint', ['1001', '1002', '1003', '2001', '9999'][n % 5]!, FIRST_LECTURE_START + (n % 40) * MINUTE),
   );
+  await storeAndQueue(hub, taps);
+  const matchers = [1, 2].map(() => matcherOf(hub, { maxTapsPerMatch: 25 }));
   for (const matcher of matchers) matcher.wake();
   await Promise.all(matchers.map((matcher) => matcher.idle()));
 

@@ -19,6 +19,14 @@ export interface MatcherOptions {
   logger: Logger;
   settings: MatchSettings;
   maxTapsPerMatch: number;
+  /**
+   * Receipt first: while this says ingest has writes queued or running, the
+   * matcher waits, up to `maxWaitMs` between its batches, and then takes a
+   * batch of at most `tapsWhileBusy`, so that a draining backlog is
+   * acknowledged at nearly the plain insert's speed and live taps are still
+   * matched within about a second of it.
+   */
+  receiptFirst?: { busy(): boolean; maxWaitMs: number; tapsWhileBusy: number };
   now: () => Date;
   /** Delay before retrying after a failed match transaction. */
   retryMs?: number;
@@ -50,8 +58,11 @@ export async function roomHasQueuedTaps(q: Queryable, campusId: string, roomId: 
   return rows.length > 0;
 }
 
+/** How often a waiting matcher looks whether ingest is done. */
+const BUSY_POLL_MS = 5;
+
 export function createMatcher(options: MatcherOptions): Matcher {
-  const { db, metrics, settings, maxTapsPerMatch, now } = options;
+  const { db, metrics, settings, maxTapsPerMatch, receiptFirst, now } = options;
   const retryMs = options.retryMs ?? 1000;
   const log = options.logger.child({ ns: 'hub:match' });
   let wanted = false;
@@ -59,12 +70,12 @@ export function createMatcher(options: MatcherOptions): Matcher {
   let running: Promise<void> | null = null;
   let retry: NodeJS.Timeout | undefined;
 
-  /** One transaction: take up to a batch of queued taps, match them, dequeue them. Returns how many it took. */
-  async function matchQueued(): Promise<number> {
+  /** One transaction: take up to `limit` queued taps, match them, dequeue them. Returns how many it took. */
+  async function matchQueued(limit: number): Promise<number> {
     return db.transaction(async (tx) => {
       const { rows } = await tx.query<{ eventId: string }>(
         'select event_id as "eventId" from match_queue order by event_id limit $1 for update skip locked',
-        [maxTapsPerMatch],
+        [limit],
       );
       if (rows.length === 0) return 0;
       const ids = rows.map((row) => row.eventId);
@@ -77,16 +88,30 @@ export function createMatcher(options: MatcherOptions): Matcher {
     });
   }
 
+  let lastBatchAt = 0;
+
+  /** How many taps the next batch may take, after waiting for ingest as `receiptFirst` allows. */
+  async function nextBatchSize(): Promise<number> {
+    if (!receiptFirst) return maxTapsPerMatch;
+    const deadline = lastBatchAt + receiptFirst.maxWaitMs;
+    while (receiptFirst.busy() && performance.now() < deadline && !stopped) await new Promise((resolve) => setTimeout(resolve, BUSY_POLL_MS));
+    return receiptFirst.busy() ? Math.min(receiptFirst.tapsWhileBusy, maxTapsPerMatch) : maxTapsPerMatch;
+  }
+
   async function drain(): Promise<void> {
     try {
       while (wanted && !stopped) {
         wanted = false;
         let taken: number;
+        let limit: number;
         do {
+          limit = await nextBatchSize();
+          if (stopped) break;
           const started = performance.now();
-          taken = await matchQueued();
-          if (taken > 0) metrics.matchBatchSeconds.observe((performance.now() - started) / 1000);
-        } while (taken === maxTapsPerMatch && !stopped);
+          taken = await matchQueued(limit);
+          lastBatchAt = performance.now();
+          if (taken > 0) metrics.matchBatchSeconds.observe((lastBatchAt - started) / 1000);
+        } while (taken === limit && !stopped);
       }
     } catch (error) {
       // The taps stay queued: the rolled-back transaction dequeued nothing.

@@ -24,6 +24,8 @@ export interface Ingest {
   handleEventsMessage(address: AgentAddress, payload: Buffer): void;
   /** Resolves when every queued batch has been written and acknowledged (or has failed). */
   idle(): Promise<void>;
+  /** Whether batches are queued or being written. */
+  busy(): boolean;
 }
 
 /**
@@ -129,5 +131,6 @@ export function createIngest(options: IngestOptions): Ingest {
     async idle() {
       while (writing) await writing;
     },
+    busy: () => writing !== null,
   };
 }
