@@ -21,10 +21,10 @@ export interface MatcherOptions {
   maxTapsPerMatch: number;
   /**
    * Receipt first: while this says ingest has writes queued or running, the
-   * matcher waits, up to `maxWaitMs` between its batches, and then takes a
-   * batch of at most `tapsWhileBusy`, so that a draining backlog is
-   * acknowledged at nearly the plain insert's speed and live taps are still
-   * matched within about a second of it.
+   * matcher waits between its batches (`maxWaitMs`, or four times the last
+   * batch's duration if longer) and then takes a batch of at most
+   * `tapsWhileBusy`, so that a draining backlog is acknowledged at nearly the
+   * plain insert's speed and live taps are still matched within seconds.
    */
   receiptFirst?: { busy(): boolean; maxWaitMs: number; tapsWhileBusy: number };
   now: () => Date;
@@ -60,6 +60,12 @@ export async function roomHasQueuedTaps(q: Queryable, campusId: string, roomId: 
 
 /** How often a waiting matcher looks whether ingest is done. */
 const BUSY_POLL_MS = 5;
+/**
+ * While ingest is busy, a match batch is followed by at least this many times
+ * its own duration of receipt: on the embedded database, which runs in the
+ * hub's thread, a batch stops everything else, so the wait grows with it.
+ */
+const RECEIPT_PER_MATCH = 4;
 
 export function createMatcher(options: MatcherOptions): Matcher {
   const { db, metrics, settings, maxTapsPerMatch, receiptFirst, now } = options;
@@ -89,11 +95,12 @@ export function createMatcher(options: MatcherOptions): Matcher {
   }
 
   let lastBatchAt = 0;
+  let lastBatchMs = 0;
 
   /** How many taps the next batch may take, after waiting for ingest as `receiptFirst` allows. */
   async function nextBatchSize(): Promise<number> {
     if (!receiptFirst) return maxTapsPerMatch;
-    const deadline = lastBatchAt + receiptFirst.maxWaitMs;
+    const deadline = lastBatchAt + Math.max(receiptFirst.maxWaitMs, lastBatchMs * RECEIPT_PER_MATCH);
     while (receiptFirst.busy() && performance.now() < deadline && !stopped) await new Promise((resolve) => setTimeout(resolve, BUSY_POLL_MS));
     return receiptFirst.busy() ? Math.min(receiptFirst.tapsWhileBusy, maxTapsPerMatch) : maxTapsPerMatch;
   }
@@ -110,7 +117,8 @@ export function createMatcher(options: MatcherOptions): Matcher {
           const started = performance.now();
           taken = await matchQueued(limit);
           lastBatchAt = performance.now();
-          if (taken > 0) metrics.matchBatchSeconds.observe((lastBatchAt - started) / 1000);
+          lastBatchMs = lastBatchAt - started;
+          if (taken > 0) metrics.matchBatchSeconds.observe(lastBatchMs / 1000);
         } while (taken === limit && !stopped);
       }
     } catch (error) {
