@@ -24,8 +24,8 @@ export interface Ingest {
   handleEventsMessage(address: AgentAddress, payload: Buffer): void;
   /** Resolves when every queued batch has been written and acknowledged (or has failed). */
   idle(): Promise<void>;
-  /** Whether batches are queued or being written. */
-  busy(): boolean;
+  /** Whether batches wait for the write in progress: an agent is draining a backlog faster than one write at a time. */
+  backlogged(): boolean;
 }
 
 /**
@@ -131,6 +131,6 @@ export function createIngest(options: IngestOptions): Ingest {
     async idle() {
       while (writing) await writing;
     },
-    busy: () => writing !== null,
+    backlogged: () => queue.length > 0,
   };
 }
