@@ -5,11 +5,14 @@ import { DeviceManager } from './devices/manager.js';
 import { renewIdentity, renewalDueAt, type AgentIdentity } from './identity.js';
 import { Outbox } from './outbox/outbox.js';
 import { Uplink } from './uplink/uplink.js';
+import { openVaultServices, type VaultServices } from './vault/index.js';
 
 export interface Agent {
   outbox: Outbox;
   uplink: Uplink;
   devices: DeviceManager;
+  /** The template vault and the offline cache. */
+  vault: VaultServices;
   /** The current identity, when the agent is enrolled (it changes on renewal). */
   identity(): AgentIdentity | undefined;
   /** Renews the certificate now (the timer does this at two thirds of its lifetime). */
@@ -26,6 +29,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   const outbox = new Outbox(config.dataDir);
   const integrity = outbox.integrityCheck();
   if (integrity !== 'ok') log.error({ integrity }, 'outbox integrity check failed');
+  const vault = openVaultServices({ dataDir: config.dataDir, keyPem: config.identity?.keyPem, devices: () => devices.drivers(), logger: log });
   // The devices and the uplink refer to each other; neither calls the other before both exist.
   const devices = new DeviceManager({
     devices: config.devices,
@@ -42,7 +46,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     outbox,
     logger: log,
     devices: () => devices.health(),
-    runCommand: createCommandRunner(outbox, log, () => uplink.pump()),
+    runCommand: createCommandRunner(outbox, log, () => uplink.pump(), vault.handlers),
   });
   uplink.start();
 
@@ -53,6 +57,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     if (!identity) throw new Error('this agent has no identity to renew; enroll it first');
     const renewed = await renewIdentity(identity, config.dataDir);
     identity = renewed;
+    vault.vault?.useKey(renewed.keyPem);
     log.info({ serial: renewed.serial, notAfter: renewed.notAfter.toISOString() }, 'renewed the agent certificate');
     uplink.replaceTls(renewed);
     return renewed;
@@ -82,6 +87,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     stopped = true;
     clearTimeout(renewTimer);
     await uplink.stop();
+    vault.close();
     outbox.close();
     throw error;
   }
@@ -90,6 +96,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     outbox,
     uplink,
     devices,
+    vault,
     identity: () => identity,
     renewNow,
     async stop() {
@@ -97,6 +104,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       clearTimeout(renewTimer);
       await devices.stop();
       await uplink.stop();
+      vault.close();
       outbox.close();
     },
   };

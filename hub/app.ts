@@ -37,6 +37,8 @@ import { createScheduler, type Scheduler } from './scheduler/scheduler.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { createSessionService, type SessionService } from './sessions/service.js';
 import { createWatermarkHandler } from './sessions/watermarks.js';
+import { createTemplateDistributor } from './templates/distribution.js';
+import { templateRoutes } from './templates/routes.js';
 import { timetableRoutes } from './timetable/routes.js';
 import { countMarks, fillUnmarkedAsAbsent } from './ledger/ledger.js';
 import { recordRoutes } from './records/routes.js';
@@ -224,6 +226,8 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       settings: config.attendance,
       qrKey: await keys.secrets.getOrCreate('attendance.qr-key', () => randomBytes(32)),
     });
+    const distributor = createTemplateDistributor({ db, keyring: keys.keyring, registry, logger: log, now });
+    await app.register(templateRoutes, { db, keyring: keys.keyring, distributor, now });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();

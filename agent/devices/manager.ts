@@ -98,6 +98,11 @@ export class DeviceManager {
     else this.log.debug({ device: config.id }, 'repeated scan debounced');
   }
 
+  /** The running drivers by device id, for the template vault. */
+  drivers(): { id: string; driver: DeviceDriver }[] {
+    return this.managed.map(({ config, driver }) => ({ id: config.id, driver }));
+  }
+
   health(): AgentHealth['devices'] {
     return this.managed.map(({ config, driver, openError }) => {
       const lastSeenAt = driver.stats().lastSeenAt;

@@ -102,7 +102,12 @@ export function createAgentRegistry(options: AgentRegistryOptions) {
     });
   }
 
-  async function sendCommand(agentId: string, op: CommandOp, params: unknown, context: AuditContext, reason: string | null): Promise<CommandOutcome> {
+  /**
+   * `recordedParams` replaces the params in the command record and the audit
+   * log, for commands that carry data that must not outlive its purpose there
+   * (template envelopes: an immutable copy would survive crypto-shredding).
+   */
+  async function sendCommand(agentId: string, op: CommandOp, params: unknown, context: AuditContext, reason: string | null, recordedParams: unknown = params): Promise<CommandOutcome> {
     const agent = await findAgent(db, agentId);
     if (!agent) throw new UnknownAgentError(`no agent ${JSON.stringify(agentId)} has reported to this hub`);
     const checker = paramValidators[op];
@@ -111,8 +116,8 @@ export function createAgentRegistry(options: AgentRegistryOptions) {
     const transaction = uuidv7();
     const requestedBy = context.actor;
     await db.transaction(async (tx) => {
-      await insertCommand(tx, { transaction, agentId, op, params, requestedBy, reason });
-      await appendAudit(tx, { ...context, action: `agent.command.${op}`, target: `agent:${agent.campusId}/${agentId}`, after: { transaction, params }, reason });
+      await insertCommand(tx, { transaction, agentId, op, params: recordedParams, requestedBy, reason });
+      await appendAudit(tx, { ...context, action: `agent.command.${op}`, target: `agent:${agent.campusId}/${agentId}`, after: { transaction, params: recordedParams }, reason });
     });
     log.info({ agentId, op, transaction, requestedBy, reason }, 'command sent');
     const outcome = new Promise<CommandOutcome>((resolve) => {
