@@ -209,7 +209,7 @@ export class TemplateVault {
          on conflict (device_id, template_id) do update set state = excluded.state, detail = excluded.detail, updated_at = excluded.updated_at,
            slot = case when excluded.state = 'removed' then null else coalesce(excluded.slot, device_templates.slot) end`,
       )
-      .run(deviceId, templateId, state, detail ?? null, state === 'removed' ? null : (slot ?? null), new Date().toISOString());
+      .run(deviceId, templateId, state, state === 'removed' ? null : (slot ?? null), detail ?? null, new Date().toISOString());
   }
 
   deviceStates(): DeviceTemplateStatus[] {
