@@ -42,8 +42,13 @@ export function isPersonalQr(text: string): boolean {
 export function signPersonalQr(privateKey: KeyObject, studentId: string, issuedAtMs: number, ttlSeconds: number): { code: string; claims: PersonalQrClaims } {
   const iat = Math.floor(issuedAtMs / 1000);
   const claims: PersonalQrClaims = { sid: studentId, iat, exp: iat + ttlSeconds, n: randomBytes(16).toString('base64url') };
-  const signed = `${PERSONAL_QR_PREFIX}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  return { code: `${signed}.${sign(null, Buffer.from(signed), privateKey).toString('base64url')}`, claims };
+  return { code: encodePersonalQr(privateKey, claims), claims };
+}
+
+/** The code for exactly these claims (Ed25519 is deterministic: the same key and claims give the same code). */
+export function encodePersonalQr(privateKey: KeyObject, claims: PersonalQrClaims): string {
+  const signed = `${PERSONAL_QR_PREFIX}.${Buffer.from(JSON.stringify({ sid: claims.sid, iat: claims.iat, exp: claims.exp, n: claims.n })).toString('base64url')}`;
+  return `${signed}.${sign(null, Buffer.from(signed), privateKey).toString('base64url')}`;
 }
 
 /** The hub's public key as agents receive it: base64 of the SPKI DER. */
@@ -66,7 +71,13 @@ export function verifyPersonalQr(code: string, publicKey: KeyObject, nowMs: numb
   const parts = code.split('.');
   if (parts.length !== 3 || parts[0] !== PERSONAL_QR_PREFIX) throw new PersonalQrError('malformed', 'not a CampusHub personal QR code');
   const signature = Buffer.from(parts[2]!, 'base64url');
-  if (!verify(null, Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, signature)) throw new PersonalQrError('bad_signature', 'the personal QR code is not signed by this hub (forged or altered)');
+  let genuine = false;
+  try {
+    genuine = verify(null, Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, signature);
+  } catch {
+    // A signature of the wrong length is no signature.
+  }
+  if (!genuine) throw new PersonalQrError('bad_signature', 'the personal QR code is not signed by this hub (forged or altered)');
   let claims: PersonalQrClaims;
   try {
     claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as PersonalQrClaims;

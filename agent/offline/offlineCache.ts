@@ -108,7 +108,8 @@ export class OfflineCache {
     }
     const sessions = document.sessions.filter((session) => session.deviceIds.includes(deviceId) && isOn(session, atMs));
     if (sessions.length === 0) return { accepted: false, reason: 'no_session', message: `no session at ${deviceId} now`, ...(studentId ? { studentId } : {}) };
-    studentId ??= studentOfSubject?.(deviceId, subject) ?? studentByDeviceUserId(sessions, subject);
+    // A student of another session today is known, and told they are not on this roll.
+    studentId ??= studentOfSubject?.(deviceId, subject) ?? studentByDeviceUserId(document.sessions, subject);
     if (!studentId) return { accepted: false, reason: 'unknown_subject', message: 'not a student of this session' };
     const session = sessions.find((candidate) => candidate.students.some((student) => student.studentId === studentId));
     if (!session) return { accepted: false, reason: 'not_on_roll', message: 'not on the roll of the session here now', studentId };
