@@ -1,5 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { createCommandRunner } from './commands.js';
+import { ConfigDocuments } from './configDocuments/configDocuments.js';
+import { createDriver } from '../drivers/index.js';
 import type { AgentConfig } from './config.js';
 import { DeviceManager } from './devices/manager.js';
 import { renewIdentity, renewalDueAt, type AgentIdentity } from './identity.js';
@@ -13,6 +15,8 @@ export interface Agent {
   devices: DeviceManager;
   /** The template vault and the offline cache. */
   vault: VaultServices;
+  /** Remote configuration documents from the hub. */
+  configDocuments: ConfigDocuments;
   /** The current identity, when the agent is enrolled (it changes on renewal). */
   identity(): AgentIdentity | undefined;
   /** Renews the certificate now (the timer does this at two thirds of its lifetime). */
@@ -30,9 +34,20 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   const integrity = outbox.integrityCheck();
   if (integrity !== 'ok') log.error({ integrity }, 'outbox integrity check failed');
   const vault = openVaultServices({ dataDir: config.dataDir, keyPem: config.identity?.keyPem, devices: () => devices.drivers(), logger: log });
+  const configDocuments: ConfigDocuments = new ConfigDocuments({
+    dataDir: config.dataDir,
+    logger: log,
+    ...(config.configHealthTimeoutMs !== undefined ? { healthTimeoutMs: config.configHealthTimeoutMs } : {}),
+    target: {
+      fileDevices: config.devices,
+      checkDevice: async (device) => (await createDriver(device.kind, device.url)).close(),
+      replaceDevices: (list): Promise<void> => devices.replaceDevices(list),
+      deviceStates: (): { id: string; state: string }[] => devices.health(),
+    },
+  });
   // The devices and the uplink refer to each other; neither calls the other before both exist.
-  const devices = new DeviceManager({
-    devices: config.devices,
+  const devices: DeviceManager = new DeviceManager({
+    devices: configDocuments.devices(),
     outbox,
     debounceMs: config.debounceMs,
     logger: log,
@@ -46,7 +61,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     outbox,
     logger: log,
     devices: () => devices.health(),
-    runCommand: createCommandRunner(outbox, log, () => uplink.pump(), vault.handlers),
+    runCommand: createCommandRunner(outbox, log, () => uplink.pump(), { ...vault.handlers, 'config.apply': ({ document }) => configDocuments.apply(document) }),
   });
   uplink.start();
 
@@ -91,12 +106,13 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     outbox.close();
     throw error;
   }
-  log.info({ agentId: config.agentId, campusId: config.campusId, devices: config.devices.length, outbox: outbox.path }, 'agent started');
+  log.info({ agentId: config.agentId, campusId: config.campusId, devices: configDocuments.devices().length, outbox: outbox.path }, 'agent started');
   return {
     outbox,
     uplink,
     devices,
     vault,
+    configDocuments,
     identity: () => identity,
     renewNow,
     async stop() {

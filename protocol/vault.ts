@@ -53,6 +53,29 @@ export const OfflineSession = Type.Object(
 );
 export type OfflineSession = Static<typeof OfflineSession>;
 
+/** A device the hub asks an agent to run, in the form of the agent's own configuration. */
+export const RemoteDevice = Type.Object(
+  {
+    id: DeviceId,
+    kind: Type.String({ pattern: '^[a-z0-9-]{1,32}$' }),
+    url: Type.String({ minLength: 1, maxLength: 500 }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * A versioned configuration document from the hub: the devices it manages
+ * on this agent (beside those of the agent's own config file).
+ */
+export const ConfigDocument = Type.Object(
+  {
+    version: Type.Integer({ minimum: 1 }),
+    devices: Type.Array(RemoteDevice, { maxItems: 500 }),
+  },
+  { additionalProperties: false },
+);
+export type ConfigDocument = Static<typeof ConfigDocument>;
+
 /**
  * Commands of the template vault, the offline cache and remote config
  * (merged into COMMANDS in commands.ts).
@@ -85,5 +108,19 @@ export const VAULT_COMMANDS = {
       { additionalProperties: false },
     ),
     result: Type.Object({ sessions: Type.Integer({ minimum: 0 }), students: Type.Integer({ minimum: 0 }) }),
+  },
+  /**
+   * Validate → stage → apply → health check → commit, or roll back to the
+   * committed document. A document whose hash equals the committed one's is
+   * not applied again.
+   */
+  'config.apply': {
+    params: Type.Object({ document: ConfigDocument }, { additionalProperties: false }),
+    result: Type.Object({
+      outcome: Type.Union([Type.Literal('unchanged'), Type.Literal('committed'), Type.Literal('rolled_back'), Type.Literal('invalid')]),
+      version: Type.Integer(),
+      hash: Type.String(),
+      reason: Type.Optional(Type.String()),
+    }),
   },
 } as const satisfies Record<string, { params: TSchema; result: TSchema }>;

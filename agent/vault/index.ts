@@ -12,7 +12,7 @@ export interface VaultServices {
   vault: TemplateVault | undefined;
   templates: TemplateSync | undefined;
   offline: OfflineCache;
-  handlers: VaultHandlers;
+  handlers: Omit<VaultHandlers, 'config.apply'>;
   close(): void;
 }
 
