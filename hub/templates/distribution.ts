@@ -46,6 +46,13 @@ export interface DistributorOptions {
 
 export const TEMPLATE_OWNER = (templateId: string) => `template:${templateId}`;
 
+/** Device outcomes counted by state, for the audit log. */
+function deviceSummary(devices: CommandResult<'templates.put'>['devices']): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const device of devices) counts[device.state] = (counts[device.state] ?? 0) + 1;
+  return counts;
+}
+
 /**
  * Hands templates to the agents that need them and takes them back. An
  * agent gets the templates of students with consent on record who are on
@@ -111,6 +118,7 @@ export function createTemplateDistributor(options: DistributorOptions) {
       const at = new Date(now());
       await setDeliveryState(tx, result.removed, agentId, 'removed', at);
       await recordDevices(tx, campusId, agentId, result.devices, at);
+      await appendAudit(tx, { ...context, action: 'templates.remove', target: `agent:${campusId}/${agentId}`, after: { asked: templateIds, removed: result.removed, devices: deviceSummary(result.devices) } });
       await confirmWithdrawals(tx, await studentsOfTemplates(tx, templateIds), at);
     });
     return { status: 'ok', removed: result.removed.length };
@@ -151,6 +159,12 @@ export function createTemplateDistributor(options: DistributorOptions) {
         for (const templateId of result.stored) await upsertDelivery(tx, { templateId, campusId, agentId, recipientKid: kid, state: 'stored' }, at);
         for (const refusal of result.refused) await upsertDelivery(tx, { templateId: refusal.templateId, campusId, agentId, recipientKid: kid, state: 'refused' }, at, refusal.reason);
         await recordDevices(tx, campusId, agentId, result.devices, at);
+        await appendAudit(tx, {
+          ...context,
+          action: 'templates.distribute',
+          target: `agent:${campusId}/${agentId}`,
+          after: { stored: result.stored, refused: result.refused.map((refusal) => refusal.templateId), devices: deviceSummary(result.devices) },
+        });
       });
       report.stored += result.stored.length;
       report.refused += result.refused.length;

@@ -107,9 +107,13 @@ test('vault: templates reach the devices only sealed for their agent, another ca
   const zkId = await enroll(1, 'zk-bio10', zkTemplate.bytes);
   const moduleId = await enroll(2, 'r30x-char', moduleTemplate.bytes);
 
-  const distributed = await hub.api('/api/v1/templates/distribute', { method: 'POST', ...jsonBody({ campusId: 'main' }) });
-  const report = (await distributed.json()) as { agents: { agentId: string; status: string; stored: number; refused: number }[] };
-  assert.deepEqual(report.agents.map(({ agentId, status, stored, refused }) => [agentId, status, stored, refused]), [['agent-a', 'ok', 2, 0]]);
+  const distribute = async () => {
+    const response = await hub.api('/api/v1/templates/distribute', { method: 'POST', ...jsonBody({ campusId: 'main' }) });
+    const report = (await response.json()) as { agents: { agentId: string; status: string; sent: number; stored: number; refused: number }[] };
+    return report.agents.map(({ agentId, status, sent, stored, refused }) => [agentId, status, sent, stored, refused]);
+  };
+  assert.deepEqual(await distribute(), [['agent-a', 'ok', 2, 2, 0]]);
+  assert.deepEqual(await distribute(), [['agent-a', 'ok', 0, 0, 0]], 'what the agent holds is not sent again');
 
   // On the devices, in the clear, as the devices need them.
   const zkUser = [...terminal.users.values()].find((user) => user.userId === STUDENT_DEVICE_USER);
@@ -154,6 +158,13 @@ test('vault: templates reach the devices only sealed for their agent, another ca
   assert.equal(agent.vault.vault!.open(zkId).compare(zkTemplate.bytes), 0, 'the good copy is still there');
   assert.deepEqual(agent.vault.vault!.integrityCheck().unreadable, []);
 
+  // A renewed agent key: the envelopes sealed for the old key no longer open, and the hub, seeing the new certificate, sends them again.
+  await agent.renewNow();
+  await waitFor(() => agent.uplink.connected, { message: 'the agent back with its renewed certificate' });
+  assert.deepEqual(agent.vault.vault!.integrityCheck().unreadable.map((problem) => problem.code), ['wrong_key', 'wrong_key']);
+  assert.deepEqual(await distribute(), [['agent-a', 'ok', 2, 2, 0]]);
+  assert.deepEqual(agent.vault.vault!.integrityCheck().unreadable, []);
+
   // Withdrawal: the hub shreds the templates and tells the agent, which clears its vault and both devices; the hub learns it is done.
   const withdrawn = await student.api(`/api/v1/students/${STUDENT}/biometric-consent/withdraw`, { method: 'POST', ...jsonBody({ reason: 'changed my mind' }) });
   assert.equal(withdrawn.status, 200);
@@ -171,8 +182,17 @@ test('vault: templates reach the devices only sealed for their agent, another ca
   assert.equal(agent.vault.vault!.studentAtSlot('door-lab1', slot), undefined);
   const after = (await (await hub.api(`/api/v1/templates/${moduleId}/sync`)).json()) as { agents: { state: string }[]; devices: { state: string }[] };
   assert.deepEqual([after.agents.map((row) => row.state), after.devices.map((row) => row.state)], [['removed'], ['removed']]);
-  const audit = await hub.db.query<{ action: string }>(`select action from audit_log where action like 'consent.%' order by id`);
-  assert.deepEqual(audit.rows.map((row) => row.action), ['consent.grant', 'consent.withdraw', 'consent.removal_confirmed']);
+  const audit = await hub.db.query<{ action: string }>(`select action from audit_log where action like 'consent.%' or action like 'templates.%' order by id`);
+  assert.deepEqual(audit.rows.map((row) => row.action), [
+    'consent.grant',
+    'templates.enroll',
+    'templates.enroll',
+    'templates.distribute',
+    'templates.distribute',
+    'consent.withdraw',
+    'templates.remove',
+    'consent.removal_confirmed',
+  ]);
   assert.deepEqual(scanFiles(dataDir, zkTemplate.marker), []);
   assert.equal(readFileSync(join(dataDir, 'vault.sqlite')).includes(vaultRow.envelope.subarray(-40)), false, 'secure_delete overwrote the removed envelope');
 });
