@@ -106,6 +106,10 @@ test('vault: templates reach the devices only sealed for their agent, another ca
   };
   const zkId = await enroll(1, 'zk-bio10', zkTemplate.bytes);
   const moduleId = await enroll(2, 'r30x-char', moduleTemplate.bytes);
+  // An EE student with consent and a template, but no session on this campus now: not sent.
+  const eeStudent = CAMPUS_IDS.students[4]!;
+  assert.equal((await hub.api(`/api/v1/students/${eeStudent}/biometric-consent/grant`, { method: 'POST', ...jsonBody({}) })).status, 200);
+  assert.equal((await hub.api(`/api/v1/students/${eeStudent}/templates`, { method: 'POST', ...jsonBody({ finger: 1, format: 'zk-bio10', template: randomBytes(600).toString('base64') }) })).status, 201);
 
   const distribute = async () => {
     const response = await hub.api('/api/v1/templates/distribute', { method: 'POST', ...jsonBody({ campusId: 'main' }) });
@@ -122,6 +126,7 @@ test('vault: templates reach the devices only sealed for their agent, another ca
   assert.deepEqual([...module.state.library.values()].map((bytes) => Buffer.compare(bytes, moduleTemplate.bytes)), [0]);
   const slot = [...module.state.library.keys()][0]!;
   assert.equal(agent.vault.vault!.studentAtSlot('door-lab1', slot), STUDENT);
+  assert.deepEqual(agent.vault.vault!.entries().map((entry) => entry.studentId), [STUDENT, STUDENT], 'only the student with a session here');
   const sync = (await (await hub.api(`/api/v1/templates/${zkId}/sync`)).json()) as { agents: { state: string }[]; devices: { deviceId: string; state: string }[] };
   assert.deepEqual([sync.agents.map((row) => row.state), sync.devices.map((row) => [row.deviceId, row.state])], [['stored'], [['door-101', 'present']]]);
 
@@ -186,6 +191,8 @@ test('vault: templates reach the devices only sealed for their agent, another ca
   assert.deepEqual(audit.rows.map((row) => row.action), [
     'consent.grant',
     'templates.enroll',
+    'templates.enroll',
+    'consent.grant',
     'templates.enroll',
     'templates.distribute',
     'templates.distribute',
