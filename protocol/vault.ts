@@ -53,6 +53,9 @@ export const OfflineSession = Type.Object(
 );
 export type OfflineSession = Static<typeof OfflineSession>;
 
+/** The format of a template read from a device of each kind (formatFamily maps it back). */
+export const CAPTURE_FORMATS: Readonly<Record<string, string>> = { zk: 'zk-bio10', r30x: 'r30x-char' };
+
 /** A device the hub asks an agent to run, in the form of the agent's own configuration. */
 export const RemoteDevice = Type.Object(
   {
@@ -95,6 +98,26 @@ export const VAULT_COMMANDS = {
   'templates.status': {
     params: Type.Object({}, { additionalProperties: false }),
     result: Type.Object({ templates: Type.Array(Type.Object({ templateId: Uuid, studentId: Uuid, finger: Type.Integer() })), devices: Type.Array(DeviceOutcome) }),
+  },
+  /**
+   * Reads a template enrolled at a device and returns it sealed for the hub's
+   * intake key (never stored at the agent). The hub asks only for a student
+   * whose consent is on record.
+   */
+  'templates.capture': {
+    params: Type.Object(
+      {
+        deviceId: DeviceId,
+        /** How the device names the person: a terminal's user id, a module's slot. */
+        subject: Type.String({ minLength: 1, maxLength: 24 }),
+        finger: Type.Integer({ minimum: 0, maximum: 9 }),
+        templateId: Uuid,
+        studentId: Uuid,
+        intakePublicKey: Type.String({ minLength: 1, maxLength: 2000, description: 'the hub\'s RSA intake key, SPKI PEM' }),
+      },
+      { additionalProperties: false },
+    ),
+    result: Type.Object({ format: Type.String(), envelope: Type.String() }),
   },
   /** Today's sessions and the hub's personal-QR public key, for decisions while the hub is unreachable. */
   'offline.cache': {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { CommandError, type VaultHandlers } from '../commands.js';
 import { OfflineCache } from '../offline/offlineCache.js';
-import { createTemplateSync, type TemplateSync, type VaultDevice } from './templateSync.js';
+import { captureTemplate, createTemplateSync, type TemplateSync, type VaultDevice } from './templateSync.js';
 import { TemplateVault } from './vault.js';
 
 export { TemplateVault, VaultError, type VaultIntegrity } from './vault.js';
@@ -45,6 +45,8 @@ export function openVaultServices(options: { dataDir: string; keyPem: string | u
       'templates.put': ({ templates: deliveries }) => needTemplates().put(deliveries),
       'templates.remove': ({ templateIds }) => needTemplates().remove(templateIds),
       'templates.status': () => needTemplates().status(),
+      // Capture seals for the hub, not for this agent: it works without a vault.
+      'templates.capture': (params) => captureTemplate(options.devices(), params),
       'offline.cache': (document) => offline.store(document),
     },
     close() {

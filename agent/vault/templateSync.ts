@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { DeviceDriver } from '../../drivers/core/driver.js';
 import type { DeviceTemplateRef } from '../../drivers/core/commands.js';
-import type { CommandResult, TemplateDelivery } from '../../protocol/index.js';
+import { CAPTURE_FORMATS, encodeEnvelope, recipientWrapper, sealEnvelope, templateContext, type CommandParams, type CommandResult, type TemplateDelivery } from '../../protocol/index.js';
+import { CommandError } from '../commands.js';
 import { VaultError, type DeviceTemplateStatus, type TemplateVault, type VaultEntry } from './vault.js';
 
 /** A device the agent runs, as the vault sees it. */
@@ -145,3 +146,26 @@ export function createTemplateSync(vault: TemplateVault, devices: () => VaultDev
 }
 
 export type TemplateSync = ReturnType<typeof createTemplateSync>;
+
+/**
+ * Reads a template from a device and seals it for the hub's intake key
+ * under its final context, so it exists in the clear only in this call.
+ */
+export async function captureTemplate(devices: VaultDevice[], params: CommandParams<'templates.capture'>): Promise<CommandResult<'templates.capture'>> {
+  const device = devices.find((candidate) => candidate.id === params.deviceId);
+  if (!device) throw new CommandError('unknown_device', `this agent runs no device ${params.deviceId}`);
+  const format = CAPTURE_FORMATS[device.driver.kind];
+  const download = device.driver.commands.downloadTemplate;
+  if (!format || !download) throw new CommandError('no_templates', `device ${params.deviceId} (${device.driver.kind}) keeps no templates the hub can take`);
+  const ref = { subject: params.subject, finger: device.driver.capabilities.users ? params.finger : MODULE_FINGER };
+  const stored = await download(ref);
+  if (!stored) throw new CommandError('no_template', `device ${params.deviceId} holds no template for ${params.subject}, finger ${ref.finger}`);
+  const bytes = Buffer.from(stored);
+  try {
+    const context = templateContext({ templateId: params.templateId, studentId: params.studentId, finger: params.finger, format });
+    return { format, envelope: encodeEnvelope(sealEnvelope(bytes, context, recipientWrapper(params.intakePublicKey, context))).toString('base64') };
+  } finally {
+    bytes.fill(0);
+    if (Buffer.isBuffer(stored)) stored.fill(0);
+  }
+}

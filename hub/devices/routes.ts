@@ -168,7 +168,7 @@ export async function deviceRoutes(app: FastifyInstance, { db, registry, signer,
       for (const { agentId } of await agentCertificates(db, campusId, at)) {
         try {
           // The record keeps the day and the count, not the rolls.
-          const outcome = await registry.sendCommand(agentId, 'offline.cache', cache, auditContextOf(request), 'offline cache', { day: cache.day, sessions: cache.sessions.length });
+          const outcome = await registry.sendCommand(agentId, 'offline.cache', cache, auditContextOf(request), 'offline cache', { params: { day: cache.day, sessions: cache.sessions.length } });
           agents.push({ agentId, status: outcome.status });
         } catch (error) {
           if (!(error instanceof UnknownAgentError)) throw error;

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { encodeEnvelope, recipientKeyId, templateContext, type CommandOp, type CommandResult, type TemplateDelivery } from '../../protocol/index.js';
-import type { AgentRegistry, CommandOutcome } from '../agents/registry.js';
+import type { AgentRegistry, CommandOutcome, CommandRecordOptions } from '../agents/registry.js';
 import { UnknownAgentError } from '../agents/registry.js';
 import { appendAudit, type AuditContext } from '../audit/append.js';
 import type { Db, Queryable } from '../db/db.js';
@@ -68,8 +68,8 @@ export function createTemplateDistributor(options: DistributorOptions) {
   const lookbehindMs = options.lookbehindMs ?? 12 * 3_600_000;
   const lookaheadMs = options.lookaheadMs ?? 7 * 86_400_000;
 
-  async function send<Op extends CommandOp>(agentId: string, op: Op, params: unknown, context: AuditContext, recordedParams: unknown = params): Promise<CommandOutcome & { result?: CommandResult<Op> }> {
-    return (await registry.sendCommand(agentId, op, params, context, 'template distribution', recordedParams)) as CommandOutcome & { result?: CommandResult<Op> };
+  async function send<Op extends CommandOp>(agentId: string, op: Op, params: unknown, context: AuditContext, record: CommandRecordOptions = {}): Promise<CommandOutcome & { result?: CommandResult<Op> }> {
+    return (await registry.sendCommand(agentId, op, params, context, 'template distribution', record)) as CommandOutcome & { result?: CommandResult<Op> };
   }
 
   async function recordDevices(tx: Queryable, campusId: string, agentId: string, devices: CommandResult<'templates.put'>['devices'], at: Date) {
@@ -146,7 +146,7 @@ export function createTemplateDistributor(options: DistributorOptions) {
       let outcome: CommandOutcome & { result?: CommandResult<'templates.put'> };
       try {
         // The record keeps which templates went, not their envelopes.
-        outcome = await send(agentId, 'templates.put', { templates }, context, { templateIds: batch.map((template) => template.id) });
+        outcome = await send(agentId, 'templates.put', { templates }, context, { params: { templateIds: batch.map((template) => template.id) } });
       } catch (error) {
         if (error instanceof UnknownAgentError) return { ...report, status: 'unknown_agent' };
         throw error;

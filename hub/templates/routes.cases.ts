@@ -64,6 +64,11 @@ export const routeCases: RouteCases = {
       }),
       succeeded: (response, body) => response.status === 201 || (response.status === 409 && body.error === 'consent_required'),
     },
+    'POST /api/v1/students/:id/templates/capture': {
+      request: (context, _caller, target) => ({ path: `/api/v1/students/${studentFor(context, target)}/templates/capture`, body: { agentId: 'no-such-agent', deviceId: 'door-101', finger: 1 } }),
+      // Let through, the route refuses without consent, or looks for the agent, which never reported.
+      succeeded: (response, body) => (response.status === 409 && body.error === 'consent_required') || (response.status === 404 && body.error === 'unknown_agent'),
+    },
     'DELETE /api/v1/templates/:id': unknownTemplate(''),
     'GET /api/v1/templates/:id/sync': unknownTemplate('/sync'),
     'POST /api/v1/templates/distribute': { request: () => ({ path: '/api/v1/templates/distribute', body: { campusId: 'main' } }), succeeded: statusIn([200]) },

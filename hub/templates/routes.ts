@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ID_PATTERN, templateContext } from '../../protocol/index.js';
+import { EnvelopeError, ID_PATTERN, templateContext, type CommandResult } from '../../protocol/index.js';
 import { appendAudit, auditContextOf, type AuditContext } from '../audit/append.js';
 import type { Db, Queryable } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { destroyDataKey, sealOwned, type Keyring } from '../keys/index.js';
 import { findStudentOwner } from '../records/queries.js';
+import { UnknownAgentError, type AgentRegistry } from '../agents/registry.js';
 import { TEMPLATE_OWNER, type TemplateDistributor } from './distribution.js';
+import type { TemplateIntake } from './intake.js';
 import {
   currentTemplates,
   deliveriesOf,
@@ -78,10 +80,12 @@ export interface TemplateRouteOptions {
   db: Db;
   keyring: Keyring;
   distributor: TemplateDistributor;
+  registry: Pick<AgentRegistry, 'sendCommand'>;
+  intake: TemplateIntake;
   now: () => number;
 }
 
-export async function templateRoutes(app: FastifyInstance, { db, keyring, distributor, now }: TemplateRouteOptions): Promise<void> {
+export async function templateRoutes(app: FastifyInstance, { db, keyring, distributor, registry, intake, now }: TemplateRouteOptions): Promise<void> {
   const removals = new Set<Promise<void>>();
   // Removals run after the request; a stopping hub lets them finish (or time out) first.
   app.addHook('onClose', async () => {
@@ -233,26 +237,98 @@ export async function templateRoutes(app: FastifyInstance, { db, keyring, distri
       if (bytes.length === 0 || bytes.toString('base64').replace(/=+$/, '') !== request.body.template.replace(/=+$/, '')) {
         throw new HttpError(400, 'invalid_template', 'template must be base64 of the template bytes', { path: '/template' });
       }
-      const context = auditContextOf(request);
       try {
-        const { record, replaced } = await db.transaction(async (tx) => {
-          const consent = await findConsent(tx, studentId, true);
-          if (consent.status !== 'granted') throw new HttpError(409, 'consent_required', 'the student\'s biometric consent is not on record; fingerprints are opt-in');
-          const at = new Date(now());
-          const replacedIds = await deleteTemplates(tx, await currentTemplates(tx, studentId, finger), 'replaced', at);
-          const id = randomUUID();
-          const sealed = await sealOwned(tx, keyring, TEMPLATE_OWNER(id), templateContext({ templateId: id, studentId, finger, format }), bytes);
-          const created = { id, studentId, finger, format, quality: quality ?? null, source: source ?? 'api', enrolledBy: request.principal!.id, enrolledAt: at };
-          await insertTemplate(tx, created, sealed);
-          await appendAudit(tx, {
-            ...context,
-            action: 'templates.enroll',
-            target: `student:${studentId}`,
-            after: { templateId: id, finger, format, quality: created.quality, source: created.source, replaced: replacedIds },
-          });
-          return { record: { ...created, deletedAt: null, deletedReason: null }, replaced: replacedIds };
+        const record = await storeTemplate(request, { id: randomUUID(), studentId, finger, format, quality: quality ?? null, source: source ?? 'api' }, bytes);
+        return reply.code(201).send(templateView(record));
+      } finally {
+        bytes.fill(0);
+      }
+    },
+  );
+
+  const refuseWithoutConsent = async (q: Queryable, studentId: string, forUpdate: boolean) => {
+    if ((await findConsent(q, studentId, forUpdate)).status !== 'granted') {
+      throw new HttpError(409, 'consent_required', 'the student\'s biometric consent is not on record; fingerprints are opt-in');
+    }
+  };
+
+  /** Seals and stores a new template (consent checked again, under lock), replacing the finger's current one. */
+  async function storeTemplate(request: FastifyRequest, template: Pick<TemplateRecord, 'id' | 'studentId' | 'finger' | 'format' | 'quality' | 'source'>, bytes: Buffer): Promise<TemplateRecord> {
+    const context = auditContextOf(request);
+    const { record, replaced } = await db.transaction(async (tx) => {
+      await refuseWithoutConsent(tx, template.studentId, true);
+      const at = new Date(now());
+      const replacedIds = await deleteTemplates(tx, await currentTemplates(tx, template.studentId, template.finger), 'replaced', at);
+      const sealed = await sealOwned(tx, keyring, TEMPLATE_OWNER(template.id), templateContext({ ...template, templateId: template.id }), bytes);
+      const created = { ...template, enrolledBy: request.principal!.id, enrolledAt: at };
+      await insertTemplate(tx, created, sealed);
+      await appendAudit(tx, {
+        ...context,
+        action: 'templates.enroll',
+        target: `student:${template.studentId}`,
+        after: { templateId: template.id, finger: template.finger, format: template.format, quality: template.quality, source: template.source, replaced: replacedIds },
+      });
+      return { record: { ...created, deletedAt: null, deletedReason: null }, replaced: replacedIds };
+    });
+    removeInBackground(context, replaced);
+    return record;
+  }
+
+  app.post<{ Params: { id: string }; Body: { agentId: string; deviceId: string; finger: number; slot?: number; quality?: number } }>(
+    '/api/v1/students/:id/templates/capture',
+    {
+      config: { policy: 'templates.enroll' },
+      schema: {
+        summary: 'Take a finger enrolled at a door device into the hub: only with the student\'s consent on record. The agent seals it for the hub\'s intake key.',
+        params: IdParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['agentId', 'deviceId', 'finger'],
+          properties: {
+            agentId: { type: 'string', pattern: ID_PATTERN },
+            deviceId: { type: 'string', pattern: ID_PATTERN },
+            finger: { type: 'integer', minimum: 0, maximum: 9 },
+            slot: { type: 'integer', minimum: 0, maximum: 65535, description: 'for a fingerprint module: the library slot it was enrolled at' },
+            quality: { type: 'integer', minimum: 0, maximum: 100 },
+          },
+        },
+        response: { 201: TemplateView, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 502: ErrorResponse, 504: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const studentId = request.params.id;
+      await authorizeStudent(request, studentId);
+      const { agentId, deviceId, finger, slot, quality } = request.body;
+      // Before anything is read from the device: no consent, no template.
+      await refuseWithoutConsent(db, studentId, false);
+      const { rows } = await db.query<{ device_user_id: string | null }>('select device_user_id from students where id = $1', [studentId]);
+      const subject = slot !== undefined ? String(slot) : rows[0]?.device_user_id;
+      if (!subject) throw new HttpError(400, 'no_device_user', 'the student has no device user id; give the module slot', { path: '/slot' });
+      const templateId = randomUUID();
+      const params = { deviceId, subject, finger, templateId, studentId, intakePublicKey: await intake.publicKeyPem() };
+      let outcome;
+      try {
+        // The command record keeps the format, not the sealed template.
+        outcome = await registry.sendCommand(agentId, 'templates.capture', params, auditContextOf(request), 'enrollment capture', {
+          result: (result) => ({ format: (result as { format?: unknown }).format }),
         });
-        removeInBackground(context, replaced);
+      } catch (error) {
+        if (error instanceof UnknownAgentError) throw new HttpError(404, 'unknown_agent', error.message);
+        throw error;
+      }
+      if (outcome.status === 'timeout') throw new HttpError(504, 'agent_timeout', `agent ${agentId} did not answer in time`);
+      if (outcome.status !== 'ok') throw new HttpError(502, 'capture_failed', `agent ${agentId}: ${outcome.error?.message ?? 'failed'}`, { code: outcome.error?.code ?? null });
+      const captured = outcome.result as CommandResult<'templates.capture'>;
+      let bytes: Buffer;
+      try {
+        bytes = await intake.open(captured.envelope, templateContext({ templateId, studentId, finger, format: captured.format }));
+      } catch (error) {
+        if (error instanceof EnvelopeError) throw new HttpError(502, 'capture_failed', `the template from agent ${agentId} did not open: ${error.message}`);
+        throw error;
+      }
+      try {
+        const record = await storeTemplate(request, { id: templateId, studentId, finger, format: captured.format, quality: quality ?? null, source: deviceId }, bytes);
         return reply.code(201).send(templateView(record));
       } finally {
         bytes.fill(0);
