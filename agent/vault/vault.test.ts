@@ -44,8 +44,16 @@ test('the vault keeps envelopes for its own key only, opens them in memory, and 
   t.after(() => reopened.close());
   const check = reopened.integrityCheck();
   assert.deepEqual([check.sqlite, check.templates, check.unreadable.map((problem) => [problem.templateId, problem.code])], ['ok', 2, [[second.templateId, 'tampered']]]);
-  assert.match(check.unreadable[0]!.message, /failed to open: envelope authentication failed: the ciphertext was altered/);
-  assert.throws(() => reopened.open(second.templateId), (error: unknown) => error instanceof VaultError && error.code === 'tampered');
+  assert.match(check.unreadable[0]!.message, /altered in the vault file/);
+  assert.throws(
+    () => reopened.open(second.templateId),
+    (error: unknown) => error instanceof VaultError && error.code === 'tampered' && /envelope authentication failed: the ciphertext was altered/.test(error.message),
+  );
+  // A row moved to another student (ciphertext untouched) fails the MAC too.
+  const moved = new Database(join(dir, 'vault.sqlite'));
+  moved.prepare('update templates set student_id = ? where template_id = ?').run('00000000-0000-4000-8000-000000000009', good.templateId);
+  moved.close();
+  assert.deepEqual(reopened.integrityCheck().unreadable.map((problem) => problem.code).sort(), ['tampered', 'tampered']);
   // After a key change, the old envelopes show up as sealed for another key until the hub sends them again.
   reopened.useKey(theirs.privateKeyPem);
   assert.deepEqual(reopened.integrityCheck().unreadable.map((problem) => problem.code), ['wrong_key', 'wrong_key']);

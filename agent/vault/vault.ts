@@ -1,3 +1,4 @@
+import { createHmac, createPrivateKey, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,6 +10,7 @@ import {
   recipientKeyId,
   recipientUnwrapper,
   templateContext,
+  type KeyWrap,
   type TemplateDelivery,
 } from '../../protocol/index.js';
 
@@ -60,6 +62,7 @@ interface TemplateRow {
   finger: number;
   format: string;
   envelope: Buffer;
+  mac: Buffer;
 }
 
 const entryOf = (row: Omit<TemplateRow, 'envelope'>): VaultEntry => ({
@@ -82,15 +85,14 @@ const entryOf = (row: Omit<TemplateRow, 'envelope'>): VaultEntry => ({
 export class TemplateVault {
   readonly path: string;
   private readonly db: Database.Database;
-  private keyId: string;
+  private privateKey!: KeyObject;
+  private keyId!: string;
+  private macKey!: Buffer;
 
-  constructor(
-    dataDir: string,
-    private privateKeyPem: string,
-  ) {
+  constructor(dataDir: string, privateKeyPem: string) {
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, 'vault.sqlite');
-    this.keyId = recipientKeyId(privateKeyPem);
+    this.useKey(privateKeyPem);
     this.db = new Database(this.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -104,6 +106,8 @@ export class TemplateVault {
         finger          integer not null,
         format          text not null,
         envelope        blob not null,
+        -- HMAC of the row under a key derived from the agent's key: the start-up check, without an RSA operation per template.
+        mac             blob not null,
         received_at     text not null
       );
       create table if not exists device_templates (
@@ -134,8 +138,16 @@ export class TemplateVault {
    * sends them again (it does, seeing the new certificate).
    */
   useKey(privateKeyPem: string): void {
-    this.privateKeyPem = privateKeyPem;
-    this.keyId = recipientKeyId(privateKeyPem);
+    this.privateKey = createPrivateKey(privateKeyPem);
+    this.keyId = recipientKeyId(this.privateKey);
+    const der = this.privateKey.export({ type: 'pkcs8', format: 'der' });
+    this.macKey = Buffer.from(hkdfSync('sha256', der, 'campushub.vault', 'row-mac', 32));
+    der.fill(0);
+  }
+
+  private macOf(entry: VaultEntry, envelope: Buffer): Buffer {
+    const fields = JSON.stringify([entry.templateId, entry.studentId, entry.deviceUserId, entry.finger, entry.format]);
+    return createHmac('sha256', this.macKey).update(fields).update('\0').update(envelope).digest();
   }
 
   /**
@@ -146,13 +158,15 @@ export class TemplateVault {
   put(delivery: Delivery): VaultEntry {
     const envelope = this.decode(delivery.templateId, Buffer.from(delivery.envelope, 'base64'));
     this.openChecked(delivery, envelope).fill(0);
+    const entry: VaultEntry = { templateId: delivery.templateId, studentId: delivery.studentId, deviceUserId: delivery.deviceUserId, finger: delivery.finger, format: delivery.format };
     this.db
       .prepare(
-        `insert into templates (template_id, student_id, device_user_id, finger, format, envelope, received_at) values (?, ?, ?, ?, ?, ?, ?)
-         on conflict (template_id) do update set envelope = excluded.envelope, device_user_id = excluded.device_user_id, received_at = excluded.received_at`,
+        `insert into templates (template_id, student_id, device_user_id, finger, format, envelope, mac, received_at) values (?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (template_id) do update set student_id = excluded.student_id, device_user_id = excluded.device_user_id, finger = excluded.finger,
+           format = excluded.format, envelope = excluded.envelope, mac = excluded.mac, received_at = excluded.received_at`,
       )
-      .run(delivery.templateId, delivery.studentId, delivery.deviceUserId, delivery.finger, delivery.format, envelope, new Date().toISOString());
-    return { templateId: delivery.templateId, studentId: delivery.studentId, deviceUserId: delivery.deviceUserId, finger: delivery.finger, format: delivery.format };
+      .run(entry.templateId, entry.studentId, entry.deviceUserId, entry.finger, entry.format, envelope, this.macOf(entry, envelope), new Date().toISOString());
+    return entry;
   }
 
   /** The template's bytes, decrypted in memory. The caller zeroes them when done. */
@@ -247,14 +261,23 @@ export class TemplateVault {
       .get(deviceId, slot)?.student_id;
   }
 
-  /** Run at start: the SQLite file's integrity, and every template opened once with this agent's key. */
+  /**
+   * Run at start: the SQLite file's integrity, and every template checked:
+   * well formed, wrapped for this agent's key, and its row's MAC intact.
+   * (The GCM tag is checked again whenever a template is opened.)
+   */
   integrityCheck(): VaultIntegrity {
     const sqlite = String(this.db.pragma('integrity_check', { simple: true }));
-    const rows = this.db.prepare<[], TemplateRow>('select * from templates').all();
+    const rows = this.db.prepare<[], TemplateRow>('select * from templates order by template_id').all();
     const unreadable: VaultIntegrity['unreadable'] = [];
     for (const row of rows) {
       try {
-        this.openChecked({ ...entryOf(row) }, this.decode(row.template_id, row.envelope)).fill(0);
+        const envelope = decodeEnvelope(this.decode(row.template_id, row.envelope));
+        this.checkKey(row.template_id, envelope.key);
+        const expected = this.macOf(entryOf(row), row.envelope);
+        if (row.mac.length !== expected.length || !timingSafeEqual(row.mac, expected)) {
+          throw new VaultError('tampered', `template ${row.template_id} was altered in the vault file (its row no longer matches its MAC)`);
+        }
       } catch (error) {
         if (!(error instanceof VaultError)) throw error;
         unreadable.push({ templateId: row.template_id, code: error.code, message: error.message });
@@ -276,17 +299,21 @@ export class TemplateVault {
     }
   }
 
-  private openChecked(entry: Pick<VaultEntry, 'templateId' | 'studentId' | 'finger' | 'format'>, envelopeBytes: Buffer): Buffer {
-    const envelope = decodeEnvelope(envelopeBytes);
-    if (envelope.key.kind !== 'rsa-oaep-sha256' || envelope.key.kid !== this.keyId) {
+  private checkKey(templateId: string, key: KeyWrap): void {
+    if (key.kind !== 'rsa-oaep-sha256' || key.kid !== this.keyId) {
       throw new VaultError(
         'wrong_key',
-        `template ${entry.templateId} is not sealed for this agent's key (${this.keyId.slice(0, 16)}…): it is meant for another agent, or this agent's key was replaced since`,
+        `template ${templateId} is not sealed for this agent's key (${this.keyId.slice(0, 16)}…): it is meant for another agent, or this agent's key was replaced since`,
       );
     }
+  }
+
+  private openChecked(entry: Pick<VaultEntry, 'templateId' | 'studentId' | 'finger' | 'format'>, envelopeBytes: Buffer): Buffer {
+    const envelope = decodeEnvelope(envelopeBytes);
+    this.checkKey(entry.templateId, envelope.key);
     const context = templateContext(entry);
     try {
-      return openEnvelope(envelope, context, recipientUnwrapper(this.privateKeyPem, context));
+      return openEnvelope(envelope, context, recipientUnwrapper(this.privateKey, context));
     } catch (error) {
       if (error instanceof EnvelopeError) {
         throw new VaultError('tampered', `template ${entry.templateId} failed to open: ${error.message}`);
