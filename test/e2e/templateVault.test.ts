@@ -131,9 +131,9 @@ test('vault: templates reach the devices only sealed for their agent, another ca
   assert.deepEqual([sync.agents.map((row) => row.state), sync.devices.map((row) => [row.deviceId, row.state])], [['stored'], [['door-101', 'present']]]);
 
   // Nowhere in the clear at rest or in transit records: agent files (vault, outbox, WAL), hub database, logs, API answers.
+  assert.deepEqual(await scanDatabase(hub.db, zkTemplate.marker, moduleTemplate.marker), []);
   for (const { marker } of [zkTemplate, moduleTemplate]) {
     assert.deepEqual(scanFiles(dataDir, marker), []);
-    assert.deepEqual(await scanDatabase(hub.db, marker), []);
     assert.deepEqual(findPattern('hub logs', JSON.stringify(hub.logs), marker), []);
     assert.deepEqual(findPattern('agent logs', agentLogs.join(''), marker), []);
     assert.deepEqual(findPattern('sync answer', JSON.stringify(sync), marker), []);

@@ -19,15 +19,16 @@ export function findPattern(where: string, text: string, pattern: Buffer): strin
     .map((spelling) => `${where}: ${spelling.name}`);
 }
 
-/** Every row of every table of the public schema, as text, searched for `pattern`. */
-export async function scanDatabase(db: Queryable, pattern: Buffer): Promise<string[]> {
+/** Every row of every table of the public schema, as text, searched for each pattern in one pass. */
+export async function scanDatabase(db: Queryable, ...patterns: Buffer[]): Promise<string[]> {
   const { rows: tables } = await db.query<{ table_name: string }>(
     `select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name`,
   );
   const found: string[] = [];
   for (const { table_name: table } of tables) {
     const { rows } = await db.query<{ row: string }>(`select t::text as row from "${table}" t`);
-    found.push(...findPattern(`table ${table}`, rows.map((row) => row.row).join('\n'), pattern));
+    const text = rows.map((row) => row.row).join('\n');
+    for (const pattern of patterns) found.push(...findPattern(`table ${table}`, text, pattern));
   }
   return found;
 }
