@@ -13,7 +13,7 @@ export class CommandError extends Error {
 }
 
 type Handlers = { [Op in CommandOp]: (params: CommandParams<Op>) => CommandResult<Op> | Promise<CommandResult<Op>> };
-/** The template vault's and the offline cache's commands (agent/vault, agent/offline). */
+/** The commands of protocol/vault.ts: template vault, offline cache, remote config documents. */
 export type VaultHandlers = Pick<Handlers, keyof typeof VAULT_COMMANDS>;
 
 const paramValidators = Object.fromEntries(Object.entries(COMMANDS).map(([op, spec]) => [op, validator(spec.params)]));
@@ -43,7 +43,7 @@ export function createCommandRunner(outbox: Outbox, logger: Logger, afterRelease
     if (!checker || !handler) throw new CommandError('unknown_op', `this agent does not know ${request.op}`);
     const params = request.params ?? {};
     if (!checker.check(params)) throw new CommandError('invalid_params', `params of ${request.op}: ${checker.explain(params)}`);
-    // Template envelopes and rosters are bulky and personal: their ops are logged without params.
+    // Template envelopes, rolls and device URLs are bulky or personal: these ops are logged without params.
     log.warn({ op: request.op, transaction: request.transaction, ...(Object.hasOwn(VAULT_COMMANDS, request.op) ? {} : { params }) }, 'running a command from the hub');
     return handler(params);
   };
