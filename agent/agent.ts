@@ -1,15 +1,22 @@
 import pino, { type Logger } from 'pino';
 import { createCommandRunner } from './commands.js';
+import { ConfigDocuments } from './configDocuments/configDocuments.js';
+import { createDriver } from '../drivers/index.js';
 import type { AgentConfig } from './config.js';
 import { DeviceManager } from './devices/manager.js';
 import { renewIdentity, renewalDueAt, type AgentIdentity } from './identity.js';
 import { Outbox } from './outbox/outbox.js';
 import { Uplink } from './uplink/uplink.js';
+import { openVaultServices, type VaultServices } from './vault/index.js';
 
 export interface Agent {
   outbox: Outbox;
   uplink: Uplink;
   devices: DeviceManager;
+  /** The template vault and the offline cache. */
+  vault: VaultServices;
+  /** Remote configuration documents from the hub. */
+  configDocuments: ConfigDocuments;
   /** The current identity, when the agent is enrolled (it changes on renewal). */
   identity(): AgentIdentity | undefined;
   /** Renews the certificate now (the timer does this at two thirds of its lifetime). */
@@ -26,9 +33,21 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   const outbox = new Outbox(config.dataDir);
   const integrity = outbox.integrityCheck();
   if (integrity !== 'ok') log.error({ integrity }, 'outbox integrity check failed');
+  const vault = openVaultServices({ dataDir: config.dataDir, keyPem: config.identity?.keyPem, devices: () => devices.drivers(), logger: log });
+  const configDocuments: ConfigDocuments = new ConfigDocuments({
+    dataDir: config.dataDir,
+    logger: log,
+    ...(config.configHealthTimeoutMs !== undefined ? { healthTimeoutMs: config.configHealthTimeoutMs } : {}),
+    target: {
+      fileDevices: config.devices,
+      checkDevice: async (device) => (await createDriver(device.kind, device.url)).close(),
+      replaceDevices: (list): Promise<void> => devices.replaceDevices(list),
+      deviceStates: (): { id: string; state: string }[] => devices.health(),
+    },
+  });
   // The devices and the uplink refer to each other; neither calls the other before both exist.
-  const devices = new DeviceManager({
-    devices: config.devices,
+  const devices: DeviceManager = new DeviceManager({
+    devices: configDocuments.devices(),
     outbox,
     debounceMs: config.debounceMs,
     logger: log,
@@ -42,7 +61,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     outbox,
     logger: log,
     devices: () => devices.health(),
-    runCommand: createCommandRunner(outbox, log, () => uplink.pump()),
+    runCommand: createCommandRunner(outbox, log, () => uplink.pump(), { ...vault.handlers, 'config.apply': ({ document }) => configDocuments.apply(document) }),
   });
   uplink.start();
 
@@ -53,6 +72,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     if (!identity) throw new Error('this agent has no identity to renew; enroll it first');
     const renewed = await renewIdentity(identity, config.dataDir);
     identity = renewed;
+    vault.vault?.useKey(renewed.keyPem);
     log.info({ serial: renewed.serial, notAfter: renewed.notAfter.toISOString() }, 'renewed the agent certificate');
     uplink.replaceTls(renewed);
     return renewed;
@@ -82,14 +102,17 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     stopped = true;
     clearTimeout(renewTimer);
     await uplink.stop();
+    vault.close();
     outbox.close();
     throw error;
   }
-  log.info({ agentId: config.agentId, campusId: config.campusId, devices: config.devices.length, outbox: outbox.path }, 'agent started');
+  log.info({ agentId: config.agentId, campusId: config.campusId, devices: configDocuments.devices().length, outbox: outbox.path }, 'agent started');
   return {
     outbox,
     uplink,
     devices,
+    vault,
+    configDocuments,
     identity: () => identity,
     renewNow,
     async stop() {
@@ -97,6 +120,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       clearTimeout(renewTimer);
       await devices.stop();
       await uplink.stop();
+      vault.close();
       outbox.close();
     },
   };

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { COMMANDS, validator, type CommandOp, type CommandParams, type CommandRequest, type CommandResult } from '../protocol/index.js';
+import { COMMANDS, validator, type CommandOp, type CommandParams, type CommandRequest, type CommandResult, VAULT_COMMANDS } from '../protocol/index.js';
 import type { Outbox } from './outbox/outbox.js';
 
 export class CommandError extends Error {
@@ -13,6 +13,8 @@ export class CommandError extends Error {
 }
 
 type Handlers = { [Op in CommandOp]: (params: CommandParams<Op>) => CommandResult<Op> | Promise<CommandResult<Op>> };
+/** The commands of protocol/vault.ts: template vault, offline cache, remote config documents. */
+export type VaultHandlers = Pick<Handlers, keyof typeof VAULT_COMMANDS>;
 
 const paramValidators = Object.fromEntries(Object.entries(COMMANDS).map(([op, spec]) => [op, validator(spec.params)]));
 
@@ -21,7 +23,7 @@ const paramValidators = Object.fromEntries(Object.entries(COMMANDS).map(([op, sp
  * Releasing or purging quarantine happens only through here: the hub records
  * who asked and why before it sends the command.
  */
-export function createCommandRunner(outbox: Outbox, logger: Logger, afterRelease: () => void) {
+export function createCommandRunner(outbox: Outbox, logger: Logger, afterRelease: () => void, vaultHandlers: VaultHandlers) {
   const log = logger.child({ ns: 'agent:commands' });
   const handlers: Handlers = {
     ping: () => ({ agentTime: new Date().toISOString() }),
@@ -32,6 +34,7 @@ export function createCommandRunner(outbox: Outbox, logger: Logger, afterRelease
       return { released };
     },
     'quarantine.purge': ({ ids }) => ({ purged: outbox.purgeQuarantined(ids) }),
+    ...vaultHandlers,
   };
 
   return async function runCommand(request: CommandRequest): Promise<unknown> {
@@ -40,7 +43,8 @@ export function createCommandRunner(outbox: Outbox, logger: Logger, afterRelease
     if (!checker || !handler) throw new CommandError('unknown_op', `this agent does not know ${request.op}`);
     const params = request.params ?? {};
     if (!checker.check(params)) throw new CommandError('invalid_params', `params of ${request.op}: ${checker.explain(params)}`);
-    log.warn({ op: request.op, transaction: request.transaction, params }, 'running a command from the hub');
+    // Template envelopes, rolls and device URLs are bulky or personal: these ops are logged without params.
+    log.warn({ op: request.op, transaction: request.transaction, ...(Object.hasOwn(VAULT_COMMANDS, request.op) ? {} : { params }) }, 'running a command from the hub');
     return handler(params);
   };
 }

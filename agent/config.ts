@@ -41,6 +41,8 @@ export interface AgentConfig {
   identity?: AgentIdentity;
   /** A failed renewal is tried again after this many ms (default 1 hour). */
   renewRetryMs?: number;
+  /** How long devices of a remote config document get to become ready before it is rolled back (ms, default 15000). */
+  configHealthTimeoutMs?: number;
   /** Repeated scans of one code at one device within this many ms count once (default 30000). */
   debounceMs: number;
   logLevel: Level | 'silent';

@@ -38,6 +38,12 @@ import { createScheduler, type Scheduler } from './scheduler/scheduler.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { createSessionService, type SessionService } from './sessions/service.js';
 import { createWatermarkHandler } from './sessions/watermarks.js';
+import { deviceRoutes } from './devices/routes.js';
+import { createPersonalQrSigner } from './personalQr/signer.js';
+import { personalQrRoutes } from './personalQr/routes.js';
+import { createTemplateDistributor } from './templates/distribution.js';
+import { createTemplateIntake } from './templates/intake.js';
+import { templateRoutes } from './templates/routes.js';
 import { timetableRoutes } from './timetable/routes.js';
 import { countMarks, fillUnmarkedAsAbsent } from './ledger/ledger.js';
 import { recordRoutes } from './records/routes.js';
@@ -239,6 +245,11 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       settings: config.attendance,
       qrKey: await keys.secrets.getOrCreate('attendance.qr-key', () => randomBytes(32)),
     });
+    const distributor = createTemplateDistributor({ db, keyring: keys.keyring, registry, logger: log, now });
+    await app.register(templateRoutes, { db, keyring: keys.keyring, distributor, registry, intake: createTemplateIntake(keys.secrets), now });
+    const personalQr = await createPersonalQrSigner(keys.secrets);
+    await app.register(personalQrRoutes, { db, signer: personalQr, now });
+    await app.register(deviceRoutes, { db, registry, signer: personalQr, openBeforeMinutes: config.attendance.matchBeforeMinutes, now });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();

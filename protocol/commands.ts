@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { UUID_PATTERN } from './ids.js';
 import { ErrorBody, PROTOCOL_VERSION } from './schemas.js';
+import { VAULT_COMMANDS } from './vault.js';
 
 const Uuid = Type.String({ pattern: UUID_PATTERN });
 const EventIds = Type.Array(Uuid, { minItems: 1, maxItems: 1000 });
@@ -39,6 +40,7 @@ export const COMMANDS = {
     params: Type.Object({ ids: EventIds }, { additionalProperties: false }),
     result: Type.Object({ purged: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
   },
+  ...VAULT_COMMANDS,
 } as const satisfies Record<string, { params: TSchema; result: TSchema }>;
 
 export type CommandOp = keyof typeof COMMANDS;

@@ -6,3 +6,5 @@ export * from './codec.js';
 export * from './api.js';
 export * from './envelope.js';
 export * from './pki.js';
+export * from './vault.js';
+export * from './personalQr.js';

@@ -98,6 +98,19 @@ export class DeviceManager {
     else this.log.debug({ device: config.id }, 'repeated scan debounced');
   }
 
+  /** Closes every device and runs these instead (a remote config document being applied or rolled back). */
+  async replaceDevices(devices: DeviceConfig[]): Promise<void> {
+    for (const device of this.managed) clearTimeout(device.retryTimer);
+    await Promise.all(this.managed.splice(0).map(({ driver }) => driver.close()));
+    this.options.devices = devices;
+    await this.start();
+  }
+
+  /** The running drivers by device id, for the template vault. */
+  drivers(): { id: string; driver: DeviceDriver }[] {
+    return this.managed.map(({ config, driver }) => ({ id: config.id, driver }));
+  }
+
   health(): AgentHealth['devices'] {
     return this.managed.map(({ config, driver, openError }) => {
       const lastSeenAt = driver.stats().lastSeenAt;

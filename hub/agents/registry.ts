@@ -23,6 +23,12 @@ export interface CommandOutcome {
   error?: { code: string; message: string };
 }
 
+/** What the command record and the audit log keep of a command, when not all of it. */
+export interface CommandRecordOptions {
+  params?: unknown;
+  result?: (result: unknown) => unknown;
+}
+
 export class UnknownAgentError extends Error {
   override readonly name = 'UnknownAgentError';
 }
@@ -50,7 +56,7 @@ export function createAgentRegistry(options: AgentRegistryOptions) {
   const { db, metrics, publishCommand, commandTimeoutMs } = options;
   const log = options.logger.child({ ns: 'hub:agents' });
   const online = new Set<string>();
-  const pending = new Map<string, { agentId: string; resolve(outcome: CommandOutcome): void }>();
+  const pending = new Map<string, { agentId: string; recordResult(result: unknown): unknown; resolve(outcome: CommandOutcome): void }>();
 
   async function handleStatus(address: AgentAddress, payload: Buffer): Promise<void> {
     // An empty retained message clears the topic; there is nothing to record.
@@ -93,7 +99,7 @@ export function createAgentRegistry(options: AgentRegistryOptions) {
     // A response from another agent than the one asked is ignored, not trusted.
     if (!waiter || waiter.agentId !== address.agentId) return;
     pending.delete(response.transaction);
-    await completeCommand(db, address.agentId, response);
+    await completeCommand(db, address.agentId, response.result === undefined ? response : { ...response, result: waiter.recordResult(response.result) });
     waiter.resolve({
       transaction: response.transaction,
       status: response.status,
@@ -102,7 +108,15 @@ export function createAgentRegistry(options: AgentRegistryOptions) {
     });
   }
 
-  async function sendCommand(agentId: string, op: CommandOp, params: unknown, context: AuditContext, reason: string | null): Promise<CommandOutcome> {
+  /**
+   * `record` replaces the params (and maps the result) kept in the command
+   * record and the audit log, for commands that carry data that must not
+   * outlive its purpose there (template envelopes: a lasting copy would
+   * survive crypto-shredding; rolls of students).
+   */
+  async function sendCommand(agentId: string, op: CommandOp, params: unknown, context: AuditContext, reason: string | null, record: CommandRecordOptions = {}): Promise<CommandOutcome> {
+    const recordedParams = 'params' in record ? record.params : params;
+    const recordResult = record.result ?? ((result: unknown) => result);
     const agent = await findAgent(db, agentId);
     if (!agent) throw new UnknownAgentError(`no agent ${JSON.stringify(agentId)} has reported to this hub`);
     const checker = paramValidators[op];
@@ -111,12 +125,12 @@ export function createAgentRegistry(options: AgentRegistryOptions) {
     const transaction = uuidv7();
     const requestedBy = context.actor;
     await db.transaction(async (tx) => {
-      await insertCommand(tx, { transaction, agentId, op, params, requestedBy, reason });
-      await appendAudit(tx, { ...context, action: `agent.command.${op}`, target: `agent:${agent.campusId}/${agentId}`, after: { transaction, params }, reason });
+      await insertCommand(tx, { transaction, agentId, op, params: recordedParams, requestedBy, reason });
+      await appendAudit(tx, { ...context, action: `agent.command.${op}`, target: `agent:${agent.campusId}/${agentId}`, after: { transaction, params: recordedParams }, reason });
     });
     log.info({ agentId, op, transaction, requestedBy, reason }, 'command sent');
     const outcome = new Promise<CommandOutcome>((resolve) => {
-      pending.set(transaction, { agentId, resolve });
+      pending.set(transaction, { agentId, recordResult, resolve });
     });
     const request = { v: PROTOCOL_VERSION, transaction, op, params, sentAt: new Date().toISOString() } as CommandRequest;
     await publishCommand({ campusId: agent.campusId, agentId }, request);

@@ -115,6 +115,15 @@ export const RULES = {
   'records.read': { description: 'one student\'s records and their history', roles: EVERYONE, object: personalData },
   'records.scan': { description: 'mark oneself present by scanning a session\'s QR', roles: ['student'] },
   'unmatched.read': { description: 'taps that matched no session, with the reason', roles: ['admin', 'service'] },
+  'devices.read': { description: 'door devices: registration, room, live status, link statistics, sync watermark', roles: ['admin', 'service'] },
+  'devices.manage': { description: 'register a door device, assign it to a room, push the offline cache to agents', roles: ['admin'] },
+  'templates.read': { description: 'a student\'s fingerprint enrollments (finger, format, quality; never the template)', roles: ['admin', 'hod', 'student'], object: personalData },
+  'templates.enroll': { description: 'store a fingerprint template for a student with consent on record', roles: ['admin', 'service'] },
+  'templates.delete': { description: 'delete a template from the hub and from every agent and device', roles: ['admin'] },
+  'templates.distribute': { description: 'send templates to the agents of a campus, and read per-device sync status', roles: ['admin', 'service'] },
+  'consent.read': { description: 'a student\'s biometric consent record', roles: ['admin', 'hod', 'student'], object: personalData },
+  'consent.manage': { description: 'grant or withdraw biometric consent (the student, or an admin for them)', roles: ['admin', 'student'], object: ownerOnly },
+  'personal-qr.issue': { description: 'the caller\'s own short-lived personal QR code', roles: ['student'] },
 } as const satisfies Record<string, Rule>;
 
 export type RuleName = keyof typeof RULES;
