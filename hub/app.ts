@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import { MAX_MESSAGE_BYTES, SOFTWARE_VERSION, type AgentAddress, type AgentChannel } from '../protocol/index.js';
 import { createAgentRegistry } from './agents/registry.js';
 import { agentRoutes } from './agents/routes.js';
+import { CHECKPOINT_EVERY_MS, checkpointLocation, loadOrCreateCheckpointKey, writeCheckpoint } from './audit/checkpoint.js';
 import { startAuditSealer, type AuditSealer } from './audit/sealer.js';
 import { apiKeyAuthenticator } from './auth/apiKeys.js';
 import { apiKeyRoutes } from './auth/apiKeyRoutes.js';
@@ -233,6 +234,15 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     // Jobs start last, and (cleanups run in reverse) stop first, while the database is still open.
     const scheduler = createScheduler({ db, now, logger: log });
     sessions.registerJobs(scheduler, config.scheduler.intervalMs);
+    const checkpoints = checkpointLocation(config.audit, config.database.dataDir);
+    if (checkpoints) {
+      const checkpointKey = loadOrCreateCheckpointKey(checkpoints.keyFile);
+      scheduler.register('audit.checkpoint', CHECKPOINT_EVERY_MS, async (tx, at) => {
+        await writeCheckpoint(tx, checkpoints.dir, checkpointKey, at);
+      });
+    } else {
+      log.warn('no audit checkpoint directory configured (--audit-checkpoint-dir): a truncated audit tail cannot be detected');
+    }
     scheduler.start(config.scheduler.intervalMs);
     cleanups.push(() => scheduler.stop());
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');

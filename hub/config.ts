@@ -64,6 +64,13 @@ export interface HubConfig {
     /** JSON key file with the key-encryption keys; else CAMPUSHUB_KEY_FILE, CAMPUSHUB_KEKS, or a development key file in the PGlite data directory. */
     keyFile: string | undefined;
   };
+  /** Signed checkpoints of the audit chain (docs/audit.md); both default under the PGlite data directory, and are off on Postgres unless set. */
+  audit: {
+    /** Where checkpoints are written, outside the database (ideally other storage, append-only or WORM). */
+    checkpointDir: string | undefined;
+    /** The Ed25519 signing key (PKCS#8 PEM, mode 0600), created when missing. */
+    checkpointKeyFile: string | undefined;
+  };
   auth: {
     /** Access-token lifetime, seconds. */
     accessTokenTtlS: number;
@@ -130,6 +137,7 @@ export function hubDefaults(): HubConfig {
     database: { url: undefined, dataDir: undefined },
     adminToken: undefined,
     keys: { keyFile: undefined },
+    audit: { checkpointDir: undefined, checkpointKeyFile: undefined },
     auth: { accessTokenTtlS: 15 * 60, refreshAbsoluteTtlDays: 30, password: DEFAULT_PASSWORD_PARAMS, throttle: DEFAULT_THROTTLE_LIMITS },
     ingest: { maxRowsPerWrite: 10_000 },
     pki: { certificateLifetimeDays: 30 },

@@ -106,3 +106,10 @@ export function readCheckpoints(dir: string, publicKey: KeyObject): CheckpointRe
   }
   return { checkpoints, rejected };
 }
+
+/** Where checkpoints go and which key signs them: configured, else under the PGlite data directory, else nowhere. */
+export function checkpointLocation(audit: { checkpointDir: string | undefined; checkpointKeyFile: string | undefined }, dataDir: string | undefined): { dir: string; keyFile: string } | undefined {
+  const dir = audit.checkpointDir ?? (dataDir ? join(dataDir, 'audit', 'checkpoints') : undefined);
+  const keyFile = audit.checkpointKeyFile ?? (dataDir ? join(dataDir, 'audit', 'checkpoint-key.pem') : undefined);
+  return dir && keyFile ? { dir, keyFile } : undefined;
+}
