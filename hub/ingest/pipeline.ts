@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, type Ack, type AgentAddress } from '../../protocol/index.js';
 import type { Db, Transaction } from '../db/db.js';
 import type { HubMetrics } from '../metrics/metrics.js';
+import { appendIngestAudit } from '../audit/append.js';
 import { matchTaps, type MatchSettings } from './match.js';
 import { insertEvents } from './queries.js';
 import { decodeBatch, dedupeRows, validateEvents, type CheckedBatch, type EventRow } from './steps.js';
@@ -91,6 +92,8 @@ export function createIngest(options: IngestOptions): Ingest {
   async function storeAndMatch(tx: Transaction, rows: readonly EventRow[]): Promise<string[]> {
     const inserted = await insertEvents(tx, rows);
     await matchTaps(tx, inserted, attendance, now().getTime());
+    // Audit: one entry per committed write (docs/audit.md), in its transaction.
+    if (inserted.length > 0) await appendIngestAudit(tx, rows, inserted.length);
     return inserted;
   }
 

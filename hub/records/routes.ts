@@ -310,6 +310,7 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
         if (await hasScannedSessionQr(tx, session.id, studentId)) throw new HttpError(409, 'already_recorded', 'you have already scanned this session\'s code');
         const status: AttendanceStatus = at > session.startsAt.getTime() + settings.lateGraceMinutes * 60_000 ? 'late' : 'present';
         const [recorded] = await recordMarks(tx, [{ sessionId: session.id, studentId, status, source: 'qr', actor: request.principal!.id, receivedAt: new Date(at) }], at);
+        await appendAudit(tx, { ...auditContextOf(request), action: 'records.scan', target: `session:${session.id}`, after: { studentId, status, eventId: recorded!.event.id } });
         return markResult(recorded!.event, await currentStatus(tx, session.id, studentId));
       });
       return reply.code(201).send(result);
