@@ -40,6 +40,10 @@ import { createSessionService, type SessionService } from './sessions/service.js
 import { createWatermarkHandler } from './sessions/watermarks.js';
 import { timetableRoutes } from './timetable/routes.js';
 import { countMarks, fillUnmarkedAsAbsent } from './ledger/ledger.js';
+import { startDispatcher } from './notifications/dispatcher.js';
+import { notifyOnFinalize, notifySessionFlags } from './notifications/rules.js';
+import { notificationRoutes } from './notifications/routes.js';
+import { createNotifications, type Notifications } from './notifications/service.js';
 import { recordRoutes } from './records/routes.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
@@ -66,6 +70,8 @@ export interface Hub {
   sessions: SessionService;
   /** Periodic jobs (auto-open, auto-close, finalize, escalate); `runDue()` lets tests run them without the timer. */
   scheduler: Scheduler;
+  /** The notification outbox: `notify` and friends for other areas, `dispatcher.dispatchNow()` for tests. */
+  notifications: Notifications;
   stop(): Promise<void>;
 }
 
@@ -211,10 +217,25 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     await app.register(pkiRoutes, { pki });
     await app.register(campusRoutes, { db });
     await app.register(importRoutes, { db });
+    const notificationSettings = config.notifications;
+    const dispatcher = startDispatcher({
+      db,
+      logger: log,
+      now,
+      webhooks: notificationSettings.webhooks,
+      smtp: notificationSettings.smtp,
+      fields: keys.fields,
+      retry: notificationSettings.retry,
+      intervalMs: notificationSettings.dispatchIntervalMs,
+    });
+    cleanups.push(() => dispatcher.stop());
+    const notifications = createNotifications({ webhooks: notificationSettings.webhooks, email: notificationSettings.smtp !== undefined }, dispatcher);
     const sessions = createSessionService({ settings: config.sessions, logger: log });
     // A finalized session's unmarked students become absent in the finalizing transaction; an empty roll is "not taken".
+    // The absences then raise their notifications in the same transaction (the outbox).
     sessions.onFinalize(async (tx, session, at) => {
       await fillUnmarkedAsAbsent(tx, session.id, at);
+      await notifyOnFinalize(tx, notifications.routing, notificationSettings.rules, session.id, at);
     });
     sessions.setMarkCounter(countMarks);
     await app.register(timetableRoutes, { db, now });
@@ -225,6 +246,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       settings: config.attendance,
       qrKey: await keys.secrets.getOrCreate('attendance.qr-key', () => randomBytes(32)),
     });
+    await app.register(notificationRoutes, { db, now });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -234,6 +256,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     // Jobs start last, and (cleanups run in reverse) stop first, while the database is still open.
     const scheduler = createScheduler({ db, now, logger: log });
     sessions.registerJobs(scheduler, config.scheduler.intervalMs);
+    scheduler.register('notifications.session-flags', config.scheduler.intervalMs, (tx, at) => notifySessionFlags(tx, notifications.routing, at));
     const checkpoints = checkpointLocation(config.audit, config.database.dataDir);
     if (checkpoints) {
       const checkpointKey = loadOrCreateCheckpointKey(checkpoints.keyFile);
@@ -246,7 +269,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     scheduler.start(config.scheduler.intervalMs);
     cleanups.push(() => scheduler.stop());
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
-    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, routes, auditSealer, pki, broker, sessions, scheduler, logger: log, stop };
+    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, metrics, routes, auditSealer, pki, broker, sessions, scheduler, notifications, logger: log, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,6 +1,10 @@
 import type { Level } from 'pino';
 import { DEFAULT_PASSWORD_PARAMS, type PasswordParams } from './auth/passwords.js';
 import { DEFAULT_THROTTLE_LIMITS, type ThrottleLimits } from './auth/throttle.js';
+import type { RetryPolicy } from './notifications/dispatcher.js';
+import type { WebhookTarget } from './notifications/outbox.js';
+import type { NotificationRules } from './notifications/rules.js';
+import type { SmtpSettings } from './notifications/smtp.js';
 
 /** How taps become marks (docs/ledger.md). */
 export interface AttendanceSettings {
@@ -109,6 +113,16 @@ export interface HubConfig {
     intervalMs: number;
   };
   attendance: AttendanceSettings;
+  /** The outbox dispatcher, its channels and the rules that raise notifications (docs/notifications.md). */
+  notifications: {
+    webhooks: WebhookTarget[];
+    /** Email goes out through this relay; none when unset. */
+    smtp: SmtpSettings | undefined;
+    /** Pause between dispatcher passes, ms; 0 leaves them to `dispatchNow()` (tests). */
+    dispatchIntervalMs: number;
+    retry: RetryPolicy;
+    rules: NotificationRules;
+  };
   logLevel: Level | 'silent';
 }
 
@@ -145,6 +159,13 @@ export function hubDefaults(): HubConfig {
     sessions: { openBeforeMinutes: 10, closeAfterMinutes: 10, finalizeGraceMinutes: 15, finalizeTimeoutMinutes: 120, notTakenEscalateMinutes: 24 * 60 },
     scheduler: { intervalMs: 30_000 },
     attendance: { lateGraceMinutes: 10, matchBeforeMinutes: 15, duplicateWindowSeconds: 60, qrWindowSeconds: 15 },
+    notifications: {
+      webhooks: [],
+      smtp: undefined,
+      dispatchIntervalMs: 2_000,
+      retry: { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 12 },
+      rules: { guardianOnAbsence: false, consecutiveAbsences: 3, belowThresholdPercent: 75 },
+    },
     logLevel: 'info',
   };
 }

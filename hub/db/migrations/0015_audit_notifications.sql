@@ -130,11 +130,25 @@ create table notifications (
 );
 create index notifications_inbox on notifications (recipient, created_at, id);
 
+-- A user's choices: kinds they do not want by email, and quiet hours (minutes
+-- of the day in their time zone) during which email waits. The in-app inbox
+-- always gets everything.
+create table notification_preferences (
+  user_id      uuid        primary key references users (id),
+  email        boolean     not null default true,
+  muted_kinds  text[]      not null default '{}',
+  quiet_from   smallint    check (quiet_from between 0 and 1439),
+  quiet_to     smallint    check (quiet_to between 0 and 1439),
+  time_zone    text        not null default 'UTC',
+  updated_at   timestamptz not null,
+  check ((quiet_from is null) = (quiet_to is null))
+);
+
 -- One row per notification and channel: what the dispatcher still has to do.
 create table notification_deliveries (
   notification_id uuid        not null references notifications (id),
-  channel         text        not null check (channel in ('inbox', 'webhook', 'email')),
-  -- The webhook URL or the email address (never a secret).
+  channel         text        not null check (channel in ('webhook', 'email')),
+  -- The webhook's configured name, or the user id whose email address is looked up when sending.
   destination     text        not null,
   state           text        not null default 'pending' check (state in ('pending', 'delivered', 'failed', 'suppressed')),
   attempts        integer     not null default 0,
