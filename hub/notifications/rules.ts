@@ -70,7 +70,8 @@ export async function notifyOnFinalize(tx: Queryable, routing: OutboxRouting, ru
           {
             kind: 'attendance.below_threshold',
             recipient: userId,
-            dedupeKey: `${sectionId}:${sessionId}`,
+            // At most one a day per section, however many absences that day.
+            dedupeKey: `${sectionId}:${startsAt.toISOString().slice(0, 10)}`,
             title: `Attendance below ${rules.belowThresholdPercent}%`,
             body: { studentId, sectionId, percent: Math.round(percent * 10) / 10, threshold: rules.belowThresholdPercent },
           },
