@@ -45,6 +45,7 @@ import { notifyOnFinalize, notifySessionFlags } from './notifications/rules.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { createNotifications, type Notifications } from './notifications/service.js';
 import { recordRoutes } from './records/routes.js';
+import { settingsRoutes } from './settings/routes.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
 
@@ -247,6 +248,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       qrKey: await keys.secrets.getOrCreate('attendance.qr-key', () => randomBytes(32)),
     });
     await app.register(notificationRoutes, { db, now });
+    await app.register(settingsRoutes, { db, now });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();

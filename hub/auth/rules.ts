@@ -114,6 +114,8 @@ export const RULES = {
   'records.roll': { description: 'a session\'s roll: every student\'s status and how it came about', roles: STAFF, object: teaching },
   'records.read': { description: 'one student\'s records and their history', roles: EVERYONE, object: personalData },
   'records.scan': { description: 'mark oneself present by scanning a session\'s QR', roles: ['student'] },
+  'settings.read': { description: 'effective settings at any scope, their versions, and validating values', roles: STAFF },
+  'settings.manage': { description: 'change settings (an HOD: their department and its sections)', roles: ['admin', 'hod'], object: teaching },
   'notifications.inbox': { description: 'the caller\'s own in-app notifications and preferences', roles: EVERYONE },
   'notifications.preferences': { description: 'set the caller\'s own notification preferences and quiet hours', roles: EVERYONE },
   'notifications.ledger': { description: 'the delivery ledger: when each notification went out, by channel', roles: ['admin'] },

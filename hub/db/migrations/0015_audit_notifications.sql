@@ -1,5 +1,5 @@
--- The audit log completed (docs/audit.md), and the notification outbox
--- (docs/notifications.md).
+-- The audit log completed (docs/audit.md), the notification outbox
+-- (docs/notifications.md) and versioned settings (docs/settings.md).
 
 -- Retention may remove the oldest sealed entries, but only through
 -- audit_purge(), which archives nothing itself (the retention job writes the
@@ -170,3 +170,20 @@ create table notification_attempts (
   detail          text,
   primary key (notification_id, channel, destination, attempt)
 );
+
+-- Versioned settings (docs/settings.md). A change is a new row, never an
+-- update: the row with the latest effective_from at or before a moment, at
+-- the most specific scope that has one, is the value then. A null value
+-- clears the scope's own value from effective_from on, so it inherits again.
+create table settings_versions (
+  id              uuid        primary key,
+  scope_kind      text        not null check (scope_kind in ('institution', 'campus', 'department', 'section')),
+  scope_id        text        not null,
+  key             text        not null,
+  value           jsonb,
+  effective_from  timestamptz not null,
+  created_at      timestamptz not null,
+  actor           text        not null,
+  reason          text        not null
+);
+create index settings_versions_lookup on settings_versions (key, scope_kind, scope_id, effective_from desc, created_at desc);
