@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import { MAX_MESSAGE_BYTES, SOFTWARE_VERSION, type AgentAddress, type AgentChannel } from '../protocol/index.js';
 import { createAgentRegistry } from './agents/registry.js';
 import { agentRoutes } from './agents/routes.js';
+import { auditRoutes } from './audit/routes.js';
 import { CHECKPOINT_EVERY_MS, checkpointLocation, loadOrCreateCheckpointKey, writeCheckpoint } from './audit/checkpoint.js';
 import { startAuditSealer, type AuditSealer } from './audit/sealer.js';
 import { apiKeyAuthenticator } from './auth/apiKeys.js';
@@ -247,6 +248,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       settings: config.attendance,
       qrKey: await keys.secrets.getOrCreate('attendance.qr-key', () => randomBytes(32)),
     });
+    await app.register(auditRoutes, { db });
     await app.register(notificationRoutes, { db, now });
     await app.register(settingsRoutes, { db, now });
     await app.listen({ host: config.http.host, port: config.http.port });

@@ -97,6 +97,7 @@ export const RULES = {
   'pki.certificates.read': { description: 'list agent certificates', roles: ['admin'] },
   'pki.certificates.revoke': { description: 'revoke an agent certificate', roles: ['admin'] },
   'audit.read': { description: 'read and verify the audit log', roles: ['admin'] },
+  'audit.export': { description: 'download audit entries as CSV or JSON (the download is audited)', roles: ['admin'] },
   'campus.read': { description: 'reference data: campuses, departments, programmes, courses, terms, rooms, holidays', roles: [...EVERYONE, 'service'] },
   'campus.manage': { description: 'create and change reference data, rooms and their door devices', roles: ['admin'] },
   'import.run': { description: 'import from the student information system', roles: ['admin', 'service'] },
