@@ -45,7 +45,9 @@ import { startDispatcher } from './notifications/dispatcher.js';
 import { notifyOnFinalize, notifySessionFlags } from './notifications/rules.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { createNotifications, type Notifications } from './notifications/service.js';
+import { privacyRoutes } from './privacy/routes.js';
 import { recordRoutes } from './records/routes.js';
+import { archiveLocation, retentionDaysSetting, runRetention } from './retention/retention.js';
 import { settingsRoutes } from './settings/routes.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
@@ -251,6 +253,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     await app.register(auditRoutes, { db });
     await app.register(notificationRoutes, { db, now });
     await app.register(settingsRoutes, { db, now });
+    await app.register(privacyRoutes, { db, fields: keys.fields, now });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -267,7 +270,21 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       scheduler.register('audit.checkpoint', CHECKPOINT_EVERY_MS, async (tx, at) => {
         await writeCheckpoint(tx, checkpoints.dir, checkpointKey, at);
       });
-    } else {
+    }
+    const archiveDir = archiveLocation(config.audit.archiveDir, config.database.dataDir);
+    if (archiveDir) {
+      // The tick is claimed in the scheduler's transaction; the work runs after it, in transactions of its own (archive files are written between them).
+      let retention: Promise<void> = Promise.resolve();
+      scheduler.register('retention.daily', 86_400_000, async (tx, at) => {
+        const days = await retentionDaysSetting(tx, at);
+        retention = new Promise<void>((resolve) => setImmediate(resolve))
+          .then(() => runRetention(db, at, { archiveDir, days }))
+          .then((result) => log.info({ ...result }, 'retention job finished'))
+          .catch((error: Error) => log.error({ err: error.message }, 'retention job failed; it runs again tomorrow'));
+      });
+      cleanups.push(() => retention);
+    }
+    if (!checkpoints) {
       log.warn('no audit checkpoint directory configured (--audit-checkpoint-dir): a truncated audit tail cannot be detected');
     }
     scheduler.start(config.scheduler.intervalMs);

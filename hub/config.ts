@@ -74,6 +74,8 @@ export interface HubConfig {
     checkpointDir: string | undefined;
     /** The Ed25519 signing key (PKCS#8 PEM, mode 0600), created when missing. */
     checkpointKeyFile: string | undefined;
+    /** Where the daily retention job archives expired audit entries before purging them; no retention runs without one. */
+    archiveDir: string | undefined;
   };
   auth: {
     /** Access-token lifetime, seconds. */
@@ -151,7 +153,7 @@ export function hubDefaults(): HubConfig {
     database: { url: undefined, dataDir: undefined },
     adminToken: undefined,
     keys: { keyFile: undefined },
-    audit: { checkpointDir: undefined, checkpointKeyFile: undefined },
+    audit: { checkpointDir: undefined, checkpointKeyFile: undefined, archiveDir: undefined },
     auth: { accessTokenTtlS: 15 * 60, refreshAbsoluteTtlDays: 30, password: DEFAULT_PASSWORD_PARAMS, throttle: DEFAULT_THROTTLE_LIMITS },
     ingest: { maxRowsPerWrite: 10_000 },
     pki: { certificateLifetimeDays: 30 },

@@ -33,7 +33,11 @@ export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
     database: { url: databaseUrl, dataDir: databaseUrl ? undefined : (stringArg(args, 'data-dir') ?? './data/hub') },
     adminToken: stringArg(args, 'admin-token'),
     keys: { keyFile: stringArg(args, 'key-file') },
-    audit: { checkpointDir: stringArg(args, 'audit-checkpoint-dir'), checkpointKeyFile: stringArg(args, 'audit-checkpoint-key') },
+    audit: {
+      checkpointDir: stringArg(args, 'audit-checkpoint-dir'),
+      checkpointKeyFile: stringArg(args, 'audit-checkpoint-key'),
+      archiveDir: stringArg(args, 'audit-archive-dir'),
+    },
     sessions: {
       openBeforeMinutes: integerArg(args, 'session-open-before', 0, 24 * 60),
       closeAfterMinutes: integerArg(args, 'session-close-after', 0, 24 * 60),

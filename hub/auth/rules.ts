@@ -117,6 +117,8 @@ export const RULES = {
   'records.scan': { description: 'mark oneself present by scanning a session\'s QR', roles: ['student'] },
   'settings.read': { description: 'effective settings at any scope, their versions, and validating values', roles: STAFF },
   'settings.manage': { description: 'change settings (an HOD: their department and its sections)', roles: ['admin', 'hod'], object: teaching },
+  'privacy.export': { description: 'everything held about one student, as a bundle (the student themselves, or an admin)', roles: EVERYONE, object: ownerOnly },
+  'privacy.erase': { description: 'erase a student: pseudonymize and destroy their keys', roles: ['admin'] },
   'notifications.inbox': { description: 'the caller\'s own in-app notifications and preferences', roles: EVERYONE },
   'notifications.preferences': { description: 'set the caller\'s own notification preferences and quiet hours', roles: EVERYONE },
   'notifications.ledger': { description: 'the delivery ledger: when each notification went out, by channel', roles: ['admin'] },
