@@ -5,7 +5,7 @@ import type { FieldCipher } from '../keys/fieldCipher.js';
 import { destroyDataKey } from '../keys/dataKeys.js';
 
 /**
- * Data-subject rights for students (docs/privacy.md): everything the hub
+ * Data-subject rights for students (docs/audit.md, "Data-subject rights"): everything the hub
  * holds about one, as a bundle; and erasure, which pseudonymizes the
  * operational rows and destroys the person's data key. Attendance, audit and
  * notification rows refer to people by ids only, so they stay, and the audit

@@ -7,7 +7,7 @@ import { erasePerson, exportPerson } from './privacy.js';
 
 const Params = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const;
 
-/** Data-subject rights: a person's export bundle and erasure (docs/privacy.md). */
+/** Data-subject rights: a person's export bundle and erasure (docs/audit.md, "Data-subject rights"). */
 export async function privacyRoutes(app: FastifyInstance, { db, fields, now }: { db: Db; fields: FieldCipher; now: () => number }): Promise<void> {
   app.get<{ Params: { id: string } }>(
     '/api/v1/students/:id/data-export',

@@ -7,7 +7,7 @@ import { AUDIT_ROW_COLUMNS, GENESIS_HASH, canonicalAuditEntry, chainHash, type A
 const DAY = 86_400_000;
 
 /**
- * How long each kind of data is kept, and why (docs/retention.md). `prune`
+ * How long each kind of data is kept, and why (docs/audit.md, "Retention"). `prune`
  * says what the retention job does when the period is over; `keep` kinds are
  * never removed by it, only listed so that the schedule covers everything.
  * The `retention.days` setting (hub/settings) may lengthen a period; the job

@@ -49,7 +49,7 @@ export const SETTINGS = {
   'corrections.disputeWindowHours': { description: 'a student may dispute a mark this long after the session', schema: Type.Integer({ minimum: 0, maximum: 24 * 60 }), default: 72 },
   'corrections.facultyWindowHours': { description: 'a teacher corrects their own session without approval this long after it', schema: Type.Integer({ minimum: 0, maximum: 24 * 60 }), default: 24 },
   'retention.days': {
-    description: 'how long each kind of data is kept, in days, by data kind (docs/retention.md)',
+    description: 'how long each kind of data is kept, in days, by data kind (docs/audit.md, "Retention")',
     schema: Type.Record(Type.String({ pattern: '^[a-z_]+$' }), Type.Integer({ minimum: 1, maximum: 36_500 })),
     default: {},
   },
