@@ -31,7 +31,7 @@ import { spawnCampushub } from '../test/support/processes.js';
 import { busiestSlot, openClassChangeSessions, planTaps, type PlannedTap } from './campus.js';
 import { histogramMean, round } from './report.js';
 
-const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function tapEvents(planned: readonly PlannedTap[]): TapEvent[] {
   const start = Date.now();
@@ -46,7 +46,7 @@ function tapEvents(planned: readonly PlannedTap[]): TapEvent[] {
   }));
 }
 
-async function postgresReachable(url: string): Promise<boolean> {
+export async function postgresReachable(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
@@ -58,7 +58,7 @@ async function postgresReachable(url: string): Promise<boolean> {
 }
 
 /** A throwaway key file: the hub seals its own secrets even in a benchmark. */
-function benchKeyFile(): string {
+export function benchKeyFile(): string {
   const dir = mkdtempSync(join(tmpdir(), 'campushub-bench-keys-'));
   const file = join(dir, 'keys.json');
   writeFileSync(file, JSON.stringify({ active: 'k1', keys: { k1: randomBytes(32).toString('base64') } }), { mode: 0o600 });

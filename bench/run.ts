@@ -6,6 +6,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(args: string[]): Promise<un
   ingest: () => import('./ingest.js'),
   'zk-logs': () => import('./zkLogs.js'),
   'class-change': () => import('./classChange.js'),
+  audit: () => import('./audit.js'),
 };
 
 const [name, ...args] = process.argv.slice(2);

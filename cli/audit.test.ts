@@ -4,8 +4,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pino from 'pino';
 import { appendAudit } from '../hub/audit/append.js';
+import { CHECKPOINT_PUBLIC_KEY_FILE, loadOrCreateCheckpointKey, writeCheckpoint } from '../hub/audit/checkpoint.js';
 import { startAuditSealer } from '../hub/audit/sealer.js';
 import { createTestDatabase, TEST_ROOT, type TestDatabase } from '../test/support/database.js';
+import { tempDir } from '../test/support/tempDir.js';
 
 const CLI = join(process.cwd(), 'cli/campushub.ts');
 
@@ -87,4 +89,37 @@ test('campushub audit verify exits 3 when there is nothing to check and 2 on an 
   const unknown = await campushub(['audit', 'frobnicate']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown action "frobnicate"; choose one of verify/);
+});
+
+test('campushub audit verify checks signed checkpoints and names a truncated tail', async (t) => {
+  const database = await sealedDatabase(t, 8);
+  const dir = tempDir(t, 'checkpoints');
+  const keyFile = join(tempDir(t, 'checkpoint-key'), 'key.pem');
+  const db = await database.open();
+  try {
+    await writeCheckpoint(db, dir, loadOrCreateCheckpointKey(keyFile), new Date('2026-11-25T09:45:00Z'));
+  } finally {
+    await db.close();
+  }
+  const checkpointArgs = ['--checkpoint-dir', dir, '--checkpoint-key', join(dir, CHECKPOINT_PUBLIC_KEY_FILE)];
+  const intact = await campushub(['audit', 'verify', ...dbArgs(database), ...checkpointArgs]);
+  assert.equal(intact.code, 0, intact.stderr);
+  assert.match(intact.stdout, /^audit log intact: 8 sealed entries \(head seq 8, hash [0-9a-f]{64}\), 1 signed checkpoints matched\n$/);
+
+  const attacker = await database.open();
+  try {
+    await attacker.transaction(async (tx) => {
+      await tx.query('alter table audit_log disable trigger audit_log_append_only');
+      await tx.query('delete from audit_log where seq > 6');
+      await tx.query('alter table audit_log enable trigger audit_log_append_only');
+    });
+  } finally {
+    await attacker.close();
+  }
+  const cut = await campushub(['audit', 'verify', ...dbArgs(database), ...checkpointArgs]);
+  assert.equal(cut.code, 1, cut.stderr);
+  assert.equal(
+    cut.stdout,
+    'audit log BROKEN at seq 7 (no entry): truncated: seqs 7 to 8 are gone from the tail, though the checkpoint of 2026-11-25T09:45:00.000Z covers them; 6 sealed entries checked\n',
+  );
 });

@@ -8,6 +8,8 @@ import pino, { type Logger } from 'pino';
 import { MAX_MESSAGE_BYTES, SOFTWARE_VERSION, type AgentAddress, type AgentChannel } from '../protocol/index.js';
 import { createAgentRegistry } from './agents/registry.js';
 import { agentRoutes } from './agents/routes.js';
+import { auditRoutes } from './audit/routes.js';
+import { CHECKPOINT_EVERY_MS, checkpointLocation, loadOrCreateCheckpointKey, writeCheckpoint } from './audit/checkpoint.js';
 import { startAuditSealer, type AuditSealer } from './audit/sealer.js';
 import { apiKeyAuthenticator } from './auth/apiKeys.js';
 import { apiKeyRoutes } from './auth/apiKeyRoutes.js';
@@ -46,7 +48,14 @@ import { createTemplateIntake } from './templates/intake.js';
 import { templateRoutes } from './templates/routes.js';
 import { timetableRoutes } from './timetable/routes.js';
 import { countMarks, fillUnmarkedAsAbsent } from './ledger/ledger.js';
+import { startDispatcher } from './notifications/dispatcher.js';
+import { notifyOnFinalize, notifySessionFlags } from './notifications/rules.js';
+import { notificationRoutes } from './notifications/routes.js';
+import { createNotifications, type Notifications } from './notifications/service.js';
+import { privacyRoutes } from './privacy/routes.js';
 import { recordRoutes } from './records/routes.js';
+import { archiveLocation, retentionDaysSetting, runRetention } from './retention/retention.js';
+import { settingsRoutes } from './settings/routes.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
 
@@ -74,6 +83,8 @@ export interface Hub {
   sessions: SessionService;
   /** Periodic jobs (auto-open, auto-close, finalize, escalate); `runDue()` lets tests run them without the timer. */
   scheduler: Scheduler;
+  /** The notification outbox: `notify` and friends for other areas, `dispatcher.dispatchNow()` for tests. */
+  notifications: Notifications;
   stop(): Promise<void>;
 }
 
@@ -231,10 +242,25 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     await app.register(pkiRoutes, { pki });
     await app.register(campusRoutes, { db });
     await app.register(importRoutes, { db });
+    const notificationSettings = config.notifications;
+    const dispatcher = startDispatcher({
+      db,
+      logger: log,
+      now,
+      webhooks: notificationSettings.webhooks,
+      smtp: notificationSettings.smtp,
+      fields: keys.fields,
+      retry: notificationSettings.retry,
+      intervalMs: notificationSettings.dispatchIntervalMs,
+    });
+    cleanups.push(() => dispatcher.stop());
+    const notifications = createNotifications({ webhooks: notificationSettings.webhooks, email: notificationSettings.smtp !== undefined }, dispatcher);
     const sessions = createSessionService({ settings: config.sessions, logger: log });
     // A finalized session's unmarked students become absent in the finalizing transaction; an empty roll is "not taken".
+    // The absences then raise their notifications in the same transaction (the outbox).
     sessions.onFinalize(async (tx, session, at) => {
       await fillUnmarkedAsAbsent(tx, session.id, at);
+      await notifyOnFinalize(tx, notifications.routing, notificationSettings.rules, session.id, at);
     });
     sessions.setMarkCounter(countMarks);
     await app.register(timetableRoutes, { db, now });
@@ -250,6 +276,10 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     const personalQr = await createPersonalQrSigner(keys.secrets);
     await app.register(personalQrRoutes, { db, signer: personalQr, now });
     await app.register(deviceRoutes, { db, registry, signer: personalQr, openBeforeMinutes: config.attendance.matchBeforeMinutes, now });
+    await app.register(auditRoutes, { db });
+    await app.register(notificationRoutes, { db, now });
+    await app.register(settingsRoutes, { db, now });
+    await app.register(privacyRoutes, { db, fields: keys.fields, now });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -259,10 +289,34 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     // Jobs start last, and (cleanups run in reverse) stop first, while the database is still open.
     const scheduler = createScheduler({ db, now, logger: log });
     sessions.registerJobs(scheduler, config.scheduler.intervalMs);
+    scheduler.register('notifications.session-flags', config.scheduler.intervalMs, (tx, at) => notifySessionFlags(tx, notifications.routing, at));
+    const checkpoints = checkpointLocation(config.audit, config.database.dataDir);
+    if (checkpoints) {
+      const checkpointKey = loadOrCreateCheckpointKey(checkpoints.keyFile);
+      scheduler.register('audit.checkpoint', CHECKPOINT_EVERY_MS, async (tx, at) => {
+        await writeCheckpoint(tx, checkpoints.dir, checkpointKey, at);
+      });
+    }
+    const archiveDir = archiveLocation(config.audit.archiveDir, config.database.dataDir);
+    if (archiveDir) {
+      // The tick is claimed in the scheduler's transaction; the work runs after it, in transactions of its own (archive files are written between them).
+      let retention: Promise<void> = Promise.resolve();
+      scheduler.register('retention.daily', 86_400_000, async (tx, at) => {
+        const days = await retentionDaysSetting(tx, at);
+        retention = new Promise<void>((resolve) => setImmediate(resolve))
+          .then(() => runRetention(db, at, { archiveDir, days }))
+          .then((result) => log.info({ ...result }, 'retention job finished'))
+          .catch((error: Error) => log.error({ err: error.message }, 'retention job failed; it runs again tomorrow'));
+      });
+      cleanups.push(() => retention);
+    }
+    if (!checkpoints) {
+      log.warn('no audit checkpoint directory configured (--audit-checkpoint-dir): a truncated audit tail cannot be detected');
+    }
     scheduler.start(config.scheduler.intervalMs);
     cleanups.push(() => scheduler.stop());
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');
-    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, matcher, metrics, routes, auditSealer, pki, broker, sessions, scheduler, logger: log, stop };
+    return { httpUrl, mqttUrl: brokerUrl, app, db, ingest, matcher, metrics, routes, auditSealer, pki, broker, sessions, scheduler, notifications, logger: log, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,6 +1,10 @@
 import type { Level } from 'pino';
 import { DEFAULT_PASSWORD_PARAMS, type PasswordParams } from './auth/passwords.js';
 import { DEFAULT_THROTTLE_LIMITS, type ThrottleLimits } from './auth/throttle.js';
+import type { RetryPolicy } from './notifications/dispatcher.js';
+import type { WebhookTarget } from './notifications/outbox.js';
+import type { NotificationRules } from './notifications/rules.js';
+import type { SmtpSettings } from './notifications/smtp.js';
 
 /** How taps become marks (docs/ledger.md). */
 export interface AttendanceSettings {
@@ -64,6 +68,15 @@ export interface HubConfig {
     /** JSON key file with the key-encryption keys; else CAMPUSHUB_KEY_FILE, CAMPUSHUB_KEKS, or a development key file in the PGlite data directory. */
     keyFile: string | undefined;
   };
+  /** Signed checkpoints of the audit chain (docs/audit.md); both default under the PGlite data directory, and are off on Postgres unless set. */
+  audit: {
+    /** Where checkpoints are written, outside the database (ideally other storage, append-only or WORM). */
+    checkpointDir: string | undefined;
+    /** The Ed25519 signing key (PKCS#8 PEM, mode 0600), created when missing. */
+    checkpointKeyFile: string | undefined;
+    /** Where the daily retention job archives expired audit entries before purging them; no retention runs without one. */
+    archiveDir: string | undefined;
+  };
   auth: {
     /** Access-token lifetime, seconds. */
     accessTokenTtlS: number;
@@ -108,6 +121,16 @@ export interface HubConfig {
     intervalMs: number;
   };
   attendance: AttendanceSettings;
+  /** The outbox dispatcher, its channels and the rules that raise notifications (docs/notifications.md). */
+  notifications: {
+    webhooks: WebhookTarget[];
+    /** Email goes out through this relay; none when unset. */
+    smtp: SmtpSettings | undefined;
+    /** Pause between dispatcher passes, ms; 0 leaves them to `dispatchNow()` (tests). */
+    dispatchIntervalMs: number;
+    retry: RetryPolicy;
+    rules: NotificationRules;
+  };
   logLevel: Level | 'silent';
 }
 
@@ -136,6 +159,7 @@ export function hubDefaults(): HubConfig {
     database: { url: undefined, dataDir: undefined },
     adminToken: undefined,
     keys: { keyFile: undefined },
+    audit: { checkpointDir: undefined, checkpointKeyFile: undefined, archiveDir: undefined },
     auth: { accessTokenTtlS: 15 * 60, refreshAbsoluteTtlDays: 30, password: DEFAULT_PASSWORD_PARAMS, throttle: DEFAULT_THROTTLE_LIMITS },
     ingest: { maxRowsPerWrite: 10_000, maxTapsPerMatch: 5_000, matchWaitWhileReceivingMs: 1_000, maxTapsPerMatchWhileReceiving: 500 },
     pki: { certificateLifetimeDays: 30 },
@@ -143,6 +167,13 @@ export function hubDefaults(): HubConfig {
     sessions: { openBeforeMinutes: 10, closeAfterMinutes: 10, finalizeGraceMinutes: 15, finalizeTimeoutMinutes: 120, notTakenEscalateMinutes: 24 * 60 },
     scheduler: { intervalMs: 30_000 },
     attendance: { lateGraceMinutes: 10, matchBeforeMinutes: 15, duplicateWindowSeconds: 60, qrWindowSeconds: 15 },
+    notifications: {
+      webhooks: [],
+      smtp: undefined,
+      dispatchIntervalMs: 2_000,
+      retry: { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 12 },
+      rules: { guardianOnAbsence: false, consecutiveAbsences: 3, belowThresholdPercent: 75 },
+    },
     logLevel: 'info',
   };
 }

@@ -10,6 +10,8 @@ export const auditCommand: Command = {
   options: {
     'database-url': { type: 'string', env: 'DATABASE_URL', description: 'Postgres URL; without it the embedded PGlite is used' },
     'data-dir': { type: 'string', default: './data/hub', env: 'CAMPUSHUB_DATA_DIR', description: 'PGlite data directory (default ./data/hub)' },
+    'checkpoint-dir': { type: 'string', env: 'CAMPUSHUB_AUDIT_CHECKPOINT_DIR', description: 'Signed checkpoints to check the chain against, which catches a truncated tail (default <data-dir>/audit/checkpoints when it exists)' },
+    'checkpoint-key': { type: 'string', env: 'CAMPUSHUB_AUDIT_CHECKPOINT_KEY', description: 'The checkpoint key, public or private PEM (default <data-dir>/audit/checkpoint-key.pem)' },
     json: { type: 'boolean', default: false, description: 'Print one JSON line instead of text' },
   },
   async run(args) {

@@ -28,6 +28,17 @@ export const hubCommand: Command = {
     'mqtt-url': { type: 'string', env: 'MQTT_URL', description: 'Use this external broker instead of the embedded one, e.g. mqtt://127.0.0.1:1883' },
     'database-url': { type: 'string', env: 'DATABASE_URL', description: 'Postgres URL; without it the embedded PGlite is used' },
     'data-dir': { type: 'string', default: './data/hub', env: 'CAMPUSHUB_DATA_DIR', description: 'PGlite data directory (default ./data/hub)' },
+    'audit-checkpoint-dir': { type: 'string', env: 'CAMPUSHUB_AUDIT_CHECKPOINT_DIR', description: 'Directory for the signed audit checkpoints, outside the database (default <data-dir>/audit/checkpoints with PGlite)' },
+    'audit-checkpoint-key': { type: 'string', env: 'CAMPUSHUB_AUDIT_CHECKPOINT_KEY', description: 'Ed25519 key file that signs audit checkpoints, created when missing (default <data-dir>/audit/checkpoint-key.pem with PGlite)' },
+    'audit-archive-dir': { type: 'string', env: 'CAMPUSHUB_AUDIT_ARCHIVE_DIR', description: 'Directory the daily retention job archives expired audit entries to (default <data-dir>/audit/archive with PGlite; no retention without one)' },
+    webhook: {
+      type: 'string',
+      multiple: true,
+      env: 'CAMPUSHUB_WEBHOOK',
+      description: 'NAME=URL: post every notification there, signed with CAMPUSHUB_WEBHOOK_SECRET (HMAC-SHA256); repeatable (docs/notifications.md)',
+    },
+    'smtp-url': { type: 'string', env: 'CAMPUSHUB_SMTP_URL', description: 'smtp://host:port of a relay that accepts the hub\'s mail without authentication; email notifications are off without it' },
+    'smtp-from': { type: 'string', env: 'CAMPUSHUB_SMTP_FROM', description: 'The sender address of email notifications (required with --smtp-url)' },
     'key-file': { type: 'string', env: 'CAMPUSHUB_KEY_FILE', description: 'Key file with the key-encryption keys (mode 0600); see docs/security.md. Without it: CAMPUSHUB_KEKS, or a development key file in the data directory' },
     'admin-token': { type: 'string', env: 'CAMPUSHUB_ADMIN_TOKEN', description: 'Bootstrap admin bearer token, for first setup; without it only users and API keys sign in' },
     'scheduler-interval-ms': {

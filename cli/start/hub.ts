@@ -9,6 +9,28 @@ function tlsFiles(certFile: string | undefined, keyFile: string | undefined): Hu
   return { certFile, keyFile };
 }
 
+function notificationsFromArgs(args: ParsedArgs, defaults: HubConfig['notifications']): HubConfig['notifications'] {
+  const webhooks = ((args.values.webhook as string[] | undefined) ?? []).map((spec) => {
+    const at = spec.indexOf('=');
+    const name = spec.slice(0, at);
+    const url = spec.slice(at + 1);
+    if (at < 1 || !/^https?:\/\//.test(url)) throw new UsageError(`--webhook ${spec}: expected NAME=http(s)://…`);
+    const secret = process.env.CAMPUSHUB_WEBHOOK_SECRET;
+    if (!secret) throw new UsageError('--webhook needs CAMPUSHUB_WEBHOOK_SECRET, the key its requests are signed with');
+    return { name, url, secret };
+  });
+  const smtpUrl = stringArg(args, 'smtp-url');
+  let smtp: HubConfig['notifications']['smtp'];
+  if (smtpUrl) {
+    const url = new URL(smtpUrl);
+    const from = stringArg(args, 'smtp-from');
+    if (url.protocol !== 'smtp:' || !url.hostname) throw new UsageError(`--smtp-url ${smtpUrl}: expected smtp://host:port`);
+    if (!from) throw new UsageError('--smtp-url needs --smtp-from, the sender address');
+    smtp = { host: url.hostname, port: Number(url.port || 25), from };
+  }
+  return { ...defaults, webhooks, smtp };
+}
+
 export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
   const defaults = hubDefaults();
   const databaseUrl = stringArg(args, 'database-url');
@@ -33,6 +55,11 @@ export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
     database: { url: databaseUrl, dataDir: databaseUrl ? undefined : (stringArg(args, 'data-dir') ?? './data/hub') },
     adminToken: stringArg(args, 'admin-token'),
     keys: { keyFile: stringArg(args, 'key-file') },
+    audit: {
+      checkpointDir: stringArg(args, 'audit-checkpoint-dir'),
+      checkpointKeyFile: stringArg(args, 'audit-checkpoint-key'),
+      archiveDir: stringArg(args, 'audit-archive-dir'),
+    },
     sessions: {
       openBeforeMinutes: integerArg(args, 'session-open-before', 0, 24 * 60),
       closeAfterMinutes: integerArg(args, 'session-close-after', 0, 24 * 60),
@@ -41,6 +68,7 @@ export function hubConfigFromArgs(args: ParsedArgs): HubConfig {
       notTakenEscalateMinutes: integerArg(args, 'not-taken-escalate', 1, 30 * 24 * 60),
     },
     scheduler: { intervalMs: integerArg(args, 'scheduler-interval-ms', 100, 3_600_000) },
+    notifications: notificationsFromArgs(args, defaults.notifications),
     logLevel: logLevelArg(args),
   };
 }

@@ -51,3 +51,19 @@ export async function appendAudit(tx: Queryable, entry: AuditEntry): Promise<voi
 export function auditContextOf(request: FastifyRequest): AuditContext {
   return { actor: request.principal?.id ?? 'anonymous', source: 'http', requestId: request.id, ip: request.ip };
 }
+
+/**
+ * The one entry a committed ingest write gets (not one per tap: the taps are
+ * in `events` and their marks in `attendance_events`). It names the agents
+ * and counts, never the subjects tapped.
+ */
+export async function appendIngestAudit(tx: Queryable, rows: readonly { campusId: string; agentId: string }[], inserted: number): Promise<void> {
+  const agents = [...new Set(rows.map((row) => `${row.campusId}/${row.agentId}`))].sort();
+  await appendAudit(tx, {
+    actor: 'system:ingest',
+    source: 'mqtt',
+    action: 'ingest.batch',
+    target: agents.length === 1 ? `agent:${agents[0]}` : null,
+    after: { agents, rows: rows.length, inserted, duplicates: rows.length - inserted },
+  });
+}

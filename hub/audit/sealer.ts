@@ -85,8 +85,13 @@ async function sealBatch(tx: Transaction, limit: number): Promise<{ count: numbe
   const lock = await tx.query<{ locked: boolean }>('select pg_try_advisory_xact_lock($1) as locked', [AUDIT_SEAL_LOCK_KEY]);
   if (lock.rows[0]?.locked !== true) return null;
 
+  // The head is the last sealed entry or, when retention purged every one, the purge's anchor.
   const head = await tx.query<{ seq: string; hash: string }>(
-    `select seq::text as seq, encode(hash, 'hex') as hash from audit_log where seq is not null order by audit_log.seq desc limit 1`,
+    `select seq, hash from (
+       (select seq::text as seq, encode(hash, 'hex') as hash, seq as n from audit_log where seq is not null order by audit_log.seq desc limit 1)
+       union all
+       (select p.up_to_seq::text, encode(p.anchor_hash, 'hex'), p.up_to_seq from audit_purges p order by p.up_to_seq desc limit 1)
+     ) as heads order by n desc limit 1`,
   );
   let seq = BigInt(head.rows[0]?.seq ?? 0);
   let prev: Buffer = head.rows[0] ? Buffer.from(head.rows[0].hash, 'hex') : GENESIS_HASH;

@@ -1,19 +1,23 @@
 import type { Queryable } from '../db/db.js';
 import { AUDIT_ROW_COLUMNS, GENESIS_HASH, canonicalAuditEntry, chainHash, type AuditRow } from './canonical.js';
+import type { AuditCheckpoint } from './checkpoint.js';
 
 /**
  * Why an entry breaks the chain:
  * - `gap`: seqs are missing before this entry (a deleted entry, or a chain that does not start at 1);
  * - `prev_hash_mismatch`: its prev_hash is not the previous entry's hash (an entry before it was replaced or removed);
  * - `hash_mismatch`: its hash is not SHA-256(prev_hash ‖ canonical entry) (its content or its hash was changed);
- * - `malformed`: a value the canonical encoding cannot take (e.g. a stored JSON text it cannot parse).
+ * - `malformed`: a value the canonical encoding cannot take (e.g. a stored JSON text it cannot parse);
+ * - `checkpoint_mismatch`: its hash is not the one a signed checkpoint recorded for its seq (the chain was rewritten up to here);
+ * - `truncated`: entries a signed checkpoint covers are gone from the tail (`id` and `action` are null: there is no entry);
+ * - `unrecorded_purge`: the chain starts after a purge anchor that no `audit.purge` entry in the chain records.
  */
-export type AuditBreakReason = 'gap' | 'prev_hash_mismatch' | 'hash_mismatch' | 'malformed';
+export type AuditBreakReason = 'gap' | 'prev_hash_mismatch' | 'hash_mismatch' | 'malformed' | 'checkpoint_mismatch' | 'truncated' | 'unrecorded_purge';
 
 export interface AuditBreak {
   seq: number;
-  id: number;
-  action: string;
+  id: number | null;
+  action: string | null;
   reason: AuditBreakReason;
   /** One sentence for people. */
   detail: string;
@@ -30,6 +34,8 @@ export interface AuditVerifyOptions {
   onProgress?: (progress: AuditVerifyProgress) => void;
   /** Entries per query (default 1000). */
   pageSize?: number;
+  /** Signed checkpoints (hub/audit/checkpoint.ts): each names a seq whose hash must still be there, which also catches a truncated tail. */
+  checkpoints?: AuditCheckpoint[];
 }
 
 export interface AuditVerifyResult {
@@ -41,6 +47,10 @@ export interface AuditVerifyResult {
   unsealed: number;
   /** The last entry checked: the head of the chain. */
   head?: { seq: number; hash: string };
+  /** Where the chain starts after retention purged older entries: the last purged seq and its hash. */
+  anchor?: { seq: number; hash: string };
+  /** Checkpoints compared with the chain. */
+  checkpoints: number;
   /** The first entry (in seq order) that breaks the chain. */
   firstBad?: AuditBreak;
   /** Entries that break the chain; the check continues past a break from the stored hashes. */
@@ -64,9 +74,19 @@ export async function verifyAuditChain(db: Queryable, options: AuditVerifyOption
   let checked = 0;
   let broken = 0;
   let firstBad: AuditBreak | undefined;
-  let expectedSeq = 1n;
-  let prevHash: Buffer = GENESIS_HASH;
+  const report = (problem: AuditBreak) => {
+    broken++;
+    if (!firstBad || problem.seq < firstBad.seq) firstBad = problem;
+  };
+  const anchor = await purgeAnchor(db);
+  let expectedSeq = anchor ? BigInt(anchor.seq) + 1n : 1n;
+  let prevHash: Buffer = anchor ? Buffer.from(anchor.hash, 'hex') : GENESIS_HASH;
   let head: AuditVerifyResult['head'];
+  if (anchor && !anchor.recorded) {
+    report({ seq: anchor.seq + 1, id: null, action: null, reason: 'unrecorded_purge', detail: `the chain starts after seq ${anchor.seq}, a purge no audit.purge entry records` });
+  }
+  const checkpoints = [...(options.checkpoints ?? [])].sort((a, b) => a.seq - b.seq);
+  const checkpointAt = new Map(checkpoints.map((checkpoint) => [checkpoint.seq, checkpoint]));
 
   for (let after = '0'; ; ) {
     const { rows } = await db.query<AuditRow>(
@@ -74,11 +94,13 @@ export async function verifyAuditChain(db: Queryable, options: AuditVerifyOption
       [after, pageSize],
     );
     for (const row of rows) {
-      const problem = check(row, expectedSeq, prevHash);
-      if (problem) {
-        broken++;
-        firstBad ??= { seq: Number(row.seq), id: Number(row.id), action: row.action, ...problem };
-      }
+      const checkpoint = checkpointAt.get(Number(row.seq));
+      const problem =
+        check(row, expectedSeq, prevHash) ??
+        (checkpoint && checkpoint.hash !== row.hash
+          ? { reason: 'checkpoint_mismatch' as const, detail: `its hash is not the one the checkpoint of ${checkpoint.at} signed: the chain was rewritten up to here` }
+          : undefined);
+      if (problem) report({ seq: Number(row.seq), id: Number(row.id), action: row.action, ...problem });
       // Carry on from what is stored, so that one break is reported once rather than at every later entry.
       expectedSeq = BigInt(row.seq!) + 1n;
       prevHash = Buffer.from(row.hash ?? '', 'hex');
@@ -90,7 +112,36 @@ export async function verifyAuditChain(db: Queryable, options: AuditVerifyOption
     after = rows.at(-1)!.seq!;
   }
 
-  return { ok: broken === 0, sealed: checked, unsealed, ...(head ? { head } : {}), ...(firstBad ? { firstBad } : {}), broken };
+  const last = checkpoints.at(-1);
+  const headSeq = head?.seq ?? (anchor ? anchor.seq : 0);
+  if (last && last.seq > headSeq) {
+    const missing = last.seq === headSeq + 1 ? `seq ${last.seq} is` : `seqs ${headSeq + 1} to ${last.seq} are`;
+    report({ seq: headSeq + 1, id: null, action: null, reason: 'truncated', detail: `${missing} gone from the tail, though the checkpoint of ${last.at} covers them` });
+  }
+
+  return {
+    ok: broken === 0,
+    sealed: checked,
+    unsealed,
+    ...(head ? { head } : {}),
+    ...(anchor ? { anchor: { seq: anchor.seq, hash: anchor.hash } } : {}),
+    checkpoints: checkpoints.length,
+    ...(firstBad ? { firstBad } : {}),
+    broken,
+  };
+}
+
+/** The latest purge's anchor, and whether an `audit.purge` entry in the chain records it. */
+async function purgeAnchor(db: Queryable): Promise<{ seq: number; hash: string; recorded: boolean } | undefined> {
+  const { rows } = await db.query<{ seq: string; hash: string; recorded: boolean }>(
+    `select p.up_to_seq::text as seq, encode(p.anchor_hash, 'hex') as hash,
+            exists (select 1 from audit_log a
+                     where a.action = 'audit.purge'
+                       and a.after->>'upToSeq' = p.up_to_seq::text and a.after->>'anchorHash' = encode(p.anchor_hash, 'hex')) as recorded
+       from audit_purges p order by p.up_to_seq desc limit 1`,
+  );
+  const row = rows[0];
+  return row ? { seq: Number(row.seq), hash: row.hash, recorded: row.recorded } : undefined;
 }
 
 function check(row: AuditRow, expectedSeq: bigint, prevHash: Buffer): Pick<AuditBreak, 'reason' | 'detail'> | undefined {

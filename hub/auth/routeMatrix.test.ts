@@ -78,6 +78,16 @@ test('every route answers every role, as owner and as non-owner, as the policy m
   const missing = routes.map((route) => `${route.method} ${route.url}`).filter((name) => !MATRIX[name]);
   assert.deepEqual(missing, [], 'every route needs an entry in the route matrix');
 
+  // Audit coverage: every state-changing route declares what it audits, and each successful call writes it.
+  const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+  const undeclared = routes
+    .filter((route) => STATE_CHANGING.has(route.method))
+    .map((route) => `${route.method} ${route.url}`)
+    .filter((name) => !MATRIX[name]!.audits?.length && !MATRIX[name]!.auditExempt);
+  assert.deepEqual(undeclared, [], 'every state-changing route declares its audit actions (`audits`) or why it has none (`auditExempt`) in its routes.cases.ts');
+  const lastAuditId = async () => Number((await hub.db.query<{ id: string | null }>('select max(id)::text as id from audit_log')).rows[0]?.id ?? 0);
+  const audited = new Set<string>();
+
   let checked = 0;
   for (const route of routes) {
     const name = `${route.method} ${route.url}`;
@@ -88,7 +98,17 @@ test('every route answers every role, as owner and as non-owner, as the policy m
       for (const target of targets) {
         const { path, body } = await routeCase.request(context, caller ?? callers[0]!, target);
         const init: RequestInit = { method: route.method, ...(body === undefined ? {} : json(body)) };
+        const auditedBefore = routeCase.audits ? await lastAuditId() : 0;
         const response = caller ? await caller.call(path, init) : await fetch(`${hub.httpUrl}${path}`, init);
+        if (routeCase.audits && response.ok) {
+          const { rows } = await hub.db.query<{ action: string }>('select action from audit_log where id > $1', [auditedBefore]);
+          const actions = rows.map((row) => row.action);
+          assert.ok(
+            actions.some((action) => routeCase.audits!.includes(action)),
+            `${name} by ${caller?.name ?? 'anonymous'} answered ${response.status} but wrote none of ${routeCase.audits.join(', ')} (wrote: ${actions.join(', ') || 'nothing'})`,
+          );
+          audited.add(name);
+        }
         const text = await response.text();
         const parsed = (text.startsWith('{') ? JSON.parse(text) : {}) as { error?: string };
         const expected = expectedStatus(routeCase, route.policy, caller, target, context);
@@ -102,6 +122,9 @@ test('every route answers every role, as owner and as non-owner, as the policy m
     }
   }
   assert.ok(checked > 100, `the matrix made ${checked} calls`);
+  // A case whose allowed call is still refused further on (an unknown agent, a wrong password) shows no audit here; its own tests cover it.
+  const unseen = routes.map((route) => `${route.method} ${route.url}`).filter((name) => MATRIX[name]!.audits && !audited.has(name));
+  if (unseen.length > 0) t.diagnostic(`audit actions not observed in the matrix (no 2xx answer): ${unseen.join(', ')}`);
 });
 
 test('student A cannot read student B, and cannot tell B exists', async (t) => {

@@ -77,7 +77,7 @@ export const routeCases: RouteCases = {
     'GET /api/v1/terms': read('/api/v1/terms'),
     'GET /api/v1/holidays': read('/api/v1/holidays?termId=2026-odd'),
     'GET /api/v1/rooms': read('/api/v1/rooms'),
-    'PUT /api/v1/rooms/:id/devices': {
+    'PUT /api/v1/rooms/:id/devices': { audits: ['room.devices.set'],
       request: () => ({ path: '/api/v1/rooms/R201/devices', body: { devices: [{ campusId: 'main', deviceId: 'door-201' }] } }),
       succeeded: ok,
     },

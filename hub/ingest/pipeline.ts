@@ -3,6 +3,7 @@ import { PROTOCOL_VERSION, type Ack, type AgentAddress } from '../../protocol/in
 import type { Db, Transaction } from '../db/db.js';
 import type { HubMetrics } from '../metrics/metrics.js';
 import { queueForMatching } from './matcher.js';
+import { appendIngestAudit } from '../audit/append.js';
 import { insertEvents } from './queries.js';
 import { decodeBatch, dedupeRows, validateEvents, type CheckedBatch, type EventRow } from './steps.js';
 
@@ -96,6 +97,8 @@ export function createIngest(options: IngestOptions): Ingest {
     const inserted = await insertEvents(tx, rows);
     const isNew = new Set(inserted);
     await queueForMatching(tx, rows.filter((row) => row.kind === 'tap' && isNew.has(row.id)).map((row) => row.id));
+    // Audit: one entry per committed write (docs/audit.md), in its transaction.
+    if (inserted.length > 0) await appendIngestAudit(tx, rows, inserted.length);
     return inserted;
   }
 

@@ -66,12 +66,12 @@ export const routeCases: RouteCases = {
       object: (_target, context) => state(context).sectionObject,
       succeeded: statusIn([200]),
     },
-    'POST /api/v1/sessions/:id/records': {
+    'POST /api/v1/sessions/:id/records': { audits: ['records.mark'],
       request: (context) => ({ path: `/api/v1/sessions/${state(context).sessionId}/records`, body: { studentId: UNLINKED_CS_STUDENT, status: 'present' } }),
       object: (_target, context) => state(context).sessionObject,
       succeeded: statusIn([201]),
     },
-    'POST /api/v1/sessions/:id/records/bulk': {
+    'POST /api/v1/sessions/:id/records/bulk': { audits: ['records.bulk'],
       request: (context) => ({ path: `/api/v1/sessions/${state(context).sessionId}/records/bulk`, body: { status: 'present' } }),
       object: (_target, context) => state(context).sessionObject,
       succeeded: statusIn([200]),
@@ -86,7 +86,7 @@ export const routeCases: RouteCases = {
       object: (_target, context) => state(context).sessionObject,
       succeeded: statusIn([200]),
     },
-    'POST /api/v1/sessions/:id/scan': {
+    'POST /api/v1/sessions/:id/scan': { audits: ['records.scan'],
       async request(context) {
         const { sessionId } = state(context);
         const { token } = (await (await context.hub.api(`/api/v1/sessions/${sessionId}/qr`)).json()) as { token: string };

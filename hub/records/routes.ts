@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from '../pagination.js';
 import { hasScannedSessionQr, lockRecords, recordAsOf, recordHistory, recordMarks, type LedgerEvent, type NewMark } from '../ledger/ledger.js';
 import { ATTENDANCE_STATUSES, type AttendanceStatus } from '../ledger/precedence.js';
 import { checkQrToken, issueQrToken, qrWindowAt } from '../ledger/qr.js';
+import { attendanceSettingsFor } from '../settings/settings.js';
 import { listUnmatchedTaps, UNMATCHED_REASONS, type UnmatchedReason } from '../ledger/unmatched.js';
 import {
   findSectionOwner,
@@ -275,10 +276,11 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
       if (!session) throw new HttpError(404, 'not_found', 'no such object');
       refuseUnmarkable(session);
       if (session.state !== 'open') throw new HttpError(409, 'session_not_open', 'self-marking by QR needs the session open', { state: session.state });
-      const window = qrWindowAt(now(), settings.qrWindowSeconds);
+      const { qrWindowSeconds } = await attendanceSettingsFor(db, session.id, new Date(now()), settings);
+      const window = qrWindowAt(now(), qrWindowSeconds);
       const token = issueQrToken(qrKey, { sessionId: session.id, window, displayId: request.query.displayId });
-      const expiresAt = new Date((window + 1) * settings.qrWindowSeconds * 1000);
-      return { token, window, windowSeconds: settings.qrWindowSeconds, expiresAt, svg: await QRCode.toString(token, { type: 'svg' }) };
+      const expiresAt = new Date((window + 1) * qrWindowSeconds * 1000);
+      return { token, window, windowSeconds: qrWindowSeconds, expiresAt, svg: await QRCode.toString(token, { type: 'svg' }) };
     },
   );
 
@@ -295,7 +297,9 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
     },
     async (request, reply) => {
       const at = now();
-      const check = checkQrToken(qrKey, request.body.token, { sessionId: request.params.id, nowMs: at, windowSeconds: settings.qrWindowSeconds });
+      // The section's settings (hub/settings), with the hub's configuration as their defaults.
+      const effective = await attendanceSettingsFor(db, request.params.id, new Date(at), settings);
+      const check = checkQrToken(qrKey, request.body.token, { sessionId: request.params.id, nowMs: at, windowSeconds: effective.qrWindowSeconds });
       if (!check.ok) throw new HttpError(400, check.code, check.message, { path: '/token' });
       const studentId = await studentOfUser(db, request.principal!.id);
       if (!studentId) throw new HttpError(403, 'not_enrolled', 'your account is not linked to a student');
@@ -308,8 +312,9 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
         // Locked before looking, so that two scans at once cannot both find no earlier scan.
         await lockRecords(tx, [{ sessionId: session.id, studentId }]);
         if (await hasScannedSessionQr(tx, session.id, studentId)) throw new HttpError(409, 'already_recorded', 'you have already scanned this session\'s code');
-        const status: AttendanceStatus = at > session.startsAt.getTime() + settings.lateGraceMinutes * 60_000 ? 'late' : 'present';
+        const status: AttendanceStatus = at > session.startsAt.getTime() + effective.lateGraceMinutes * 60_000 ? 'late' : 'present';
         const [recorded] = await recordMarks(tx, [{ sessionId: session.id, studentId, status, source: 'qr', actor: request.principal!.id, receivedAt: new Date(at) }], at);
+        await appendAudit(tx, { ...auditContextOf(request), action: 'records.scan', target: `session:${session.id}`, after: { studentId, status, eventId: recorded!.event.id } });
         return markResult(recorded!.event, await currentStatus(tx, session.id, studentId));
       });
       return reply.code(201).send(result);

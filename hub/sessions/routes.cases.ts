@@ -50,6 +50,7 @@ const transition = (action: 'open' | 'close' | 'cancel') => ({
     ...(action === 'cancel' ? { body: { reason: 'matrix cancels' } } : {}),
   }),
   object: sessionObject,
+  audits: [`session.${action}`],
   // Once one caller has moved the session on, the next gets 409: past the policy all the same.
   succeeded: statusIn([200, 409]),
 });
@@ -60,7 +61,7 @@ export const routeCases: RouteCases = {
     context.state.sessions = { csSession: await createSession(context, CAMPUS_IDS.theory), eeSession: await createSession(context, CAMPUS_IDS.eeTheory) } satisfies SessionsState;
   },
   cases: {
-    'POST /api/v1/sessions': {
+    'POST /api/v1/sessions': { audits: ['session.create'],
       request: (context, _caller, target) => ({
         path: '/api/v1/sessions',
         body: { groups: [{ sectionId: sectionOf(target, context) }], startsAt: '2026-12-01T03:30:00Z', endsAt: '2026-12-01T04:20:00Z', roomId: null },
@@ -80,7 +81,7 @@ export const routeCases: RouteCases = {
     'POST /api/v1/sessions/:id/open': transition('open'),
     'POST /api/v1/sessions/:id/close': transition('close'),
     'POST /api/v1/sessions/:id/cancel': transition('cancel'),
-    'POST /api/v1/sessions/generate': {
+    'POST /api/v1/sessions/generate': { audits: ['sessions.generate'],
       request: (_context, _caller, target) => ({
         path: '/api/v1/sessions/generate',
         body: { termId: '2026-odd', from: '2026-11-16', to: '2026-11-20', ...(target.departmentId ? { departmentId: target.departmentId } : {}) },

@@ -27,7 +27,7 @@ export const routeCases: RouteCases = {
   cases: {
     'GET /api/v1/timetable': { request: () => ({ path: '/api/v1/timetable?termId=2026-odd&limit=5' }), succeeded: statusIn([200]) },
     'GET /api/v1/timetable/changes': { request: () => ({ path: '/api/v1/timetable/changes?termId=2026-odd&limit=5' }), succeeded: statusIn([200]) },
-    'POST /api/v1/timetable/slots': {
+    'POST /api/v1/timetable/slots': { audits: ['timetable.slot.create'],
       request: (context, _caller, target) => ({
         path: '/api/v1/timetable/slots',
         body: { termId: '2026-odd', weekday: 6, startsAt: '08:00', endsAt: '08:50', effectiveFrom: '2026-08-03', groups: [{ sectionId: sectionOf(target, context) }] },
@@ -36,17 +36,17 @@ export const routeCases: RouteCases = {
       // The first call makes the slot; the same slot again clashes with it (409), past the policy all the same.
       succeeded: statusIn([201, 409]),
     },
-    'PATCH /api/v1/timetable/slots/:id': {
+    'PATCH /api/v1/timetable/slots/:id': { audits: ['timetable.slot.update'],
       request: (context, _caller, target) => ({ path: `/api/v1/timetable/slots/${slotOf(target, context)}`, body: { reason: 'the matrix touches it' } }),
       object: departmentOf,
       succeeded: statusIn([200]),
     },
-    'DELETE /api/v1/timetable/slots/:id': {
+    'DELETE /api/v1/timetable/slots/:id': { audits: ['timetable.slot.delete'],
       request: async (context, _caller, target) => ({ path: `/api/v1/timetable/slots/${await throwawaySlot(context, sectionOf(target, context))}` }),
       object: departmentOf,
       succeeded: statusIn([204]),
     },
-    'POST /api/v1/timetable/changes': {
+    'POST /api/v1/timetable/changes': { audits: ['timetable.change.substitute'],
       request: (context, _caller, target) => ({
         path: '/api/v1/timetable/changes',
         body: { kind: 'substitute', slotId: slotOf(target, context), onDate: '2026-11-16', substituteFacultyId: CAMPUS_IDS.facultyCs2 },

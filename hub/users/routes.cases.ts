@@ -3,7 +3,7 @@ import { statusIn, type RouteCases } from '../../test/support/routeMatrix.js';
 
 export const routeCases: RouteCases = {
   cases: {
-    'POST /api/v1/users': {
+    'POST /api/v1/users': { audits: ['user.create'],
       request: () => ({ path: '/api/v1/users', body: { username: `m-${randomUUID().slice(0, 8)}`, displayName: 'Matrix', role: 'student' } }),
       succeeded: statusIn([201]),
     },
@@ -13,11 +13,11 @@ export const routeCases: RouteCases = {
       object: (target) => ({ ownerUserId: target.id, departmentId: target.departmentId }),
       succeeded: statusIn([200]),
     },
-    'PATCH /api/v1/users/:id': {
+    'PATCH /api/v1/users/:id': { audits: ['user.update', 'user.role.change'],
       request: (_context, _caller, target) => ({ path: `/api/v1/users/${target.id}`, body: { displayName: 'Renamed by the matrix' } }),
       succeeded: statusIn([200]),
     },
-    'PUT /api/v1/users/:id/password': {
+    'PUT /api/v1/users/:id/password': { audits: ['user.password.change', 'user.password.reset'],
       request: (_context, caller, target) => ({
         path: `/api/v1/users/${target.id}/password`,
         body: { currentPassword: caller.user?.id === target.id ? target.password : undefined, newPassword: `a brand new passphrase ${randomUUID().slice(0, 6)}` },

@@ -11,9 +11,9 @@ export /** Personal fields as the API names them, and where they are sealed. */
 const PERSONAL_FIELDS: Record<'email' | 'phone' | 'guardianContact', SealedField> = { email: 'email', phone: 'phone', guardianContact: 'guardian' };
 export type PersonalInput = Partial<Record<keyof typeof PERSONAL_FIELDS, string | null>>;
 
-export /** What an audit entry may say about a user: never the password hash or personal fields. */
+export /** What an audit entry may say about a user: never the password hash, personal fields or their name (audit entries name people by id, so erasure leaves no trace in the chain). */
 function auditable(user: UserRow) {
-  return { role: user.role, departmentId: user.department_id, status: user.status, displayName: user.display_name };
+  return { role: user.role, departmentId: user.department_id, status: user.status };
 }
 
 export interface NewUserInput extends PersonalInput {

@@ -41,6 +41,15 @@ export interface RouteCase {
   endsSessions?: boolean;
   /** The call set the target's password to the body's `newPassword`. */
   setsPassword?: boolean;
+  /**
+   * The audit actions a successful (2xx) call writes, at least one of them per
+   * call. Every POST, PUT, PATCH and DELETE route must name them, or say in
+   * `auditExempt` why it changes no state worth an entry; the matrix checks
+   * each successful call against this (hub/auth/routeMatrix.test.ts).
+   */
+  audits?: string[];
+  /** Why a state-changing route writes no audit entry, e.g. a read that has to be a POST. */
+  auditExempt?: string;
 }
 
 export interface RouteCases {
