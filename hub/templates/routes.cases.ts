@@ -54,10 +54,11 @@ export const routeCases: RouteCases = {
   cases: {
     'GET /api/v1/students/:id/biometric-consent': aboutStudent('/biometric-consent', statusIn([200])),
     // Each call flips the state, so a later call may meet the other state: 409 is success too (the policy let it through).
-    'POST /api/v1/students/:id/biometric-consent/grant': aboutStudent('/biometric-consent/grant', statusIn([200, 409]), {}),
-    'POST /api/v1/students/:id/biometric-consent/withdraw': aboutStudent('/biometric-consent/withdraw', statusIn([200, 409]), {}),
+    'POST /api/v1/students/:id/biometric-consent/grant': { ...aboutStudent('/biometric-consent/grant', statusIn([200, 409]), {}), audits: ['consent.grant'] },
+    'POST /api/v1/students/:id/biometric-consent/withdraw': { ...aboutStudent('/biometric-consent/withdraw', statusIn([200, 409]), {}), audits: ['consent.withdraw'] },
     'GET /api/v1/students/:id/templates': aboutStudent('/templates', statusIn([200])),
     'POST /api/v1/students/:id/templates': {
+      audits: ['templates.enroll'],
       request: (context, _caller, target) => ({
         path: `/api/v1/students/${studentFor(context, target)}/templates`,
         body: { finger: 1, format: 'zk-bio10', quality: 80, template: Buffer.from('route matrix template').toString('base64') },
@@ -65,12 +66,15 @@ export const routeCases: RouteCases = {
       succeeded: (response, body) => response.status === 201 || (response.status === 409 && body.error === 'consent_required'),
     },
     'POST /api/v1/students/:id/templates/capture': {
+      audits: ['agent.command.templates.capture'],
       request: (context, _caller, target) => ({ path: `/api/v1/students/${studentFor(context, target)}/templates/capture`, body: { agentId: 'no-such-agent', deviceId: 'door-101', finger: 1 } }),
       // Let through, the route refuses without consent, or looks for the agent, which never reported.
       succeeded: (response, body) => (response.status === 409 && body.error === 'consent_required') || (response.status === 404 && body.error === 'unknown_agent'),
     },
-    'DELETE /api/v1/templates/:id': unknownTemplate(''),
+    'DELETE /api/v1/templates/:id': { ...unknownTemplate(''), audits: ['templates.delete'] },
     'GET /api/v1/templates/:id/sync': unknownTemplate('/sync'),
-    'POST /api/v1/templates/distribute': { request: () => ({ path: '/api/v1/templates/distribute', body: { campusId: 'main' } }), succeeded: statusIn([200]) },
+    'POST /api/v1/templates/distribute': {
+      auditExempt: 'each delivery to an agent is audited as templates.distribute (and its command as agent.command.templates.put) when there is one; with no agent nothing changes',
+      request: () => ({ path: '/api/v1/templates/distribute', body: { campusId: 'main' } }), succeeded: statusIn([200]) },
   },
 };
