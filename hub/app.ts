@@ -40,6 +40,8 @@ import { createWatermarkHandler } from './sessions/watermarks.js';
 import { timetableRoutes } from './timetable/routes.js';
 import { countMarks, fillUnmarkedAsAbsent } from './ledger/ledger.js';
 import { recordRoutes } from './records/routes.js';
+import { leaveRoutes } from './leave/routes.js';
+import { correctionRoutes, registerCorrectionJobs } from './corrections/routes.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
 
@@ -224,6 +226,8 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       settings: config.attendance,
       qrKey: await keys.secrets.getOrCreate('attendance.qr-key', () => randomBytes(32)),
     });
+    await app.register(leaveRoutes, { db, now, settings: config.leave, evidence: config.corrections });
+    await app.register(correctionRoutes, { db, now, settings: config.corrections });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -233,6 +237,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     // Jobs start last, and (cleanups run in reverse) stop first, while the database is still open.
     const scheduler = createScheduler({ db, now, logger: log });
     sessions.registerJobs(scheduler, config.scheduler.intervalMs);
+    registerCorrectionJobs(scheduler, config.scheduler.intervalMs);
     scheduler.start(config.scheduler.intervalMs);
     cleanups.push(() => scheduler.stop());
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');

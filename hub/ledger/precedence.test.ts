@@ -107,3 +107,17 @@ test('property: a leave never replaces a present or late tap', () => {
     }),
   );
 });
+
+test('a revoked event and its revocation take no part: the record is what it would have been without them', () => {
+  const automatic = event('automatic', 'absent', 1000);
+  const leave = event('leave', 'excused', 2000);
+  const revocation: RankedEvent = { ...event('leave', 'excused', 3000), revokes: leave.id };
+  assert.equal(project([automatic, leave, revocation]), automatic);
+  assert.equal(project([revocation, leave, automatic]), automatic, 'in any arrival order');
+  assert.equal(project([leave, revocation]), null, 'nothing left: unmarked');
+  assert.equal(outranks(revocation, null), false, 'a revocation never decides');
+  const correction = event('correction', 'present', 2500);
+  assert.equal(project([automatic, leave, correction, revocation]), correction, 'revoking a leave leaves a correction standing');
+  const secondLeave = event('leave', 'on_duty', 4000);
+  assert.equal(project([automatic, leave, revocation, secondLeave]), secondLeave, 'a later leave of the same record still applies');
+});

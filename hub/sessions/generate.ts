@@ -1,5 +1,6 @@
 import { uuidv7 } from '../../protocol/index.js';
 import type { Queryable } from '../db/db.js';
+import { reprojectLeave } from '../leave/projection.js';
 import { addDays, isoWeekday, localToInstant } from './localTime.js';
 import type { SessionGroup, SessionState } from './queries.js';
 
@@ -183,7 +184,14 @@ export async function generateSessions(tx: Queryable, options: GenerateOptions):
       continue;
     }
     if (!want) {
-      await tx.query(`delete from sessions where id = $1 and state = 'scheduled'`, [row.id]);
+      // A session that already carries ledger events (approved leave projected onto it) cannot go: the ledger is append-only. It is cancelled instead.
+      const removed = await tx.query(
+        `delete from sessions where id = $1 and state = 'scheduled' and not exists (select 1 from attendance_events e where e.session_id = $1) returning id`,
+        [row.id],
+      );
+      if (removed.rows.length === 0) {
+        await tx.query(`update sessions set state = 'cancelled', cancelled_reason = 'no longer in the timetable', updated_at = $2 where id = $1 and state = 'scheduled'`, [row.id, now]);
+      }
       result.removed++;
       continue;
     }
@@ -221,6 +229,8 @@ export async function generateSessions(tx: Queryable, options: GenerateOptions):
   }
 
   await generateExtras(tx, options, result);
+  // Approved leave follows the timetable: onto extra classes, off cancelled or moved sessions.
+  await reprojectLeave(tx, { from, to }, now.getTime());
   return result;
 }
 
