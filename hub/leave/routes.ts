@@ -40,12 +40,7 @@ const MAX_PAGE = 200;
 const LeaveParams = { type: 'object', required: ['id'], properties: { id: UUID } } as const;
 const REASON = { type: 'string', minLength: 1, maxLength: 500 } as const;
 
-const LeaveTypeSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'effect', 'documentsRequired', 'maxDays', 'termCapDays', 'approvalChain', 'facultyMayApply'],
-  properties: {
-    id: { type: 'string' },
+const LeaveTypeFields = {
     name: { type: 'string', minLength: 1, maxLength: 100 },
     effect: { type: 'string', enum: LEAVE_EFFECTS, description: 'counts_present (on_duty), excluded (excused: out of the denominator), absent_excused (absent, but excused)' },
     documentsRequired: { type: 'boolean' },
@@ -54,8 +49,9 @@ const LeaveTypeSchema = {
     approvalChain: { type: 'array', minItems: 1, maxItems: 4, items: { type: 'string', enum: APPROVAL_STEPS }, description: 'who approves, in order' },
     facultyMayApply: { type: 'boolean', description: 'faculty may apply it for a group of students they teach' },
     active: { type: 'boolean', default: true },
-  },
 } as const;
+const LEAVE_TYPE_REQUIRED = ['name', 'effect', 'documentsRequired', 'maxDays', 'termCapDays', 'approvalChain', 'facultyMayApply'];
+const LeaveTypeSchema = { type: 'object', required: ['id', ...LEAVE_TYPE_REQUIRED], properties: { id: { type: 'string' }, ...LeaveTypeFields } } as const;
 
 const PercentageView = {
   type: 'object',
@@ -143,7 +139,7 @@ export async function leaveRoutes(app: FastifyInstance, { db, now, settings, evi
       schema: {
         summary: 'Create or change a leave type; requests already made keep the approval chain they were made with',
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[a-z][a-z0-9_]{1,39}$' } } },
-        body: { ...LeaveTypeSchema, properties: { ...LeaveTypeSchema.properties, id: undefined } },
+        body: { type: 'object', additionalProperties: false, required: LEAVE_TYPE_REQUIRED, properties: LeaveTypeFields },
         response: { 200: LeaveTypeSchema, 400: ErrorResponse },
       },
     },
@@ -197,7 +193,7 @@ export async function leaveRoutes(app: FastifyInstance, { db, now, settings, evi
       const term = await termOf(db, body.fromDate);
       if (!term) throw new HttpError(400, 'no_term', 'fromDate is in no term', { path: '/fromDate' });
       if (body.toDate > term.endsOn) throw new HttpError(400, 'spans_terms', `a leave ends within its term (${term.endsOn})`, { path: '/toDate' });
-      const days = daysBetween(body.fromDate, body.toDate) + 1;
+      const days = daysBetween(body.fromDate, body.toDate);
       if (days > type.maxDays) throw new HttpError(400, 'too_many_days', `${type.name} is at most ${type.maxDays} days at a time`, { path: '/toDate', days, maxDays: type.maxDays });
       for (const [index, courseId] of (body.courseIds ?? []).entries()) {
         if ((await db.query('select 1 from courses where id = $1', [courseId])).rows.length === 0) throw new HttpError(400, 'unknown_course', `no course ${courseId}`, { path: `/courseIds/${index}` });

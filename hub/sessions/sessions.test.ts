@@ -96,7 +96,7 @@ test('a session that was never opened in time is opened and closed by one late t
   const hub = await campusHub(t, clock);
   const id = await createSession(hub, '2026-09-01T04:10:00Z', '2026-09-01T04:20:00Z', 'R201');
   clock.set('2026-09-01T08:00:00Z');
-  assert.deepEqual(await hub.scheduler.runDue(), ['sessions.auto-open', 'sessions.auto-close', 'sessions.finalize', 'sessions.escalate']);
+  assert.deepEqual(await hub.scheduler.runDue(), ['sessions.auto-open', 'sessions.auto-close', 'sessions.finalize', 'sessions.escalate', 'corrections.escalate']);
   assert.equal((await session(hub, id)).state, 'closed');
 });
 
