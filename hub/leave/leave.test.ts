@@ -145,7 +145,9 @@ test('medical leave walks its chain: preview, teacher then HOD, a document first
   const { rows: events } = await hub.db.query<{ count: number }>('select count(*)::int as count from attendance_events');
   assert.equal(events[0]!.count, eventsBefore + 2, 'one compensating event each for Wednesday and Friday (where the correction outranked the leave), nothing deleted');
   const history = await expectStatus(hod, `/api/v1/sessions/${wednesday}/records/${S1}/history`, undefined, 200);
-  assert.equal((history.events as unknown[]).length, 3, 'automatic absent, leave, revocation');
+  const [, leaveEvent, revocation] = history.events as { id: string; source: string; revokes: string | null }[];
+  assert.deepEqual([leaveEvent!.source, revocation!.revokes], ['leave', leaveEvent!.id], 'automatic absent, leave, and the revocation naming it');
+  assert.equal((history.events as unknown[]).length, 3);
 
   assert.deepEqual(await auditActions(hub, 'leave.'), ['leave.apply', 'leave.approve', 'leave.document.add', 'leave.approve', 'leave.revoke']);
 });
