@@ -216,3 +216,37 @@ test('an incident (reader in R101 down 09:00–11:00): one reviewed correction c
   assert.equal(byHod.state, 'approved', 'an HOD\'s report is the review');
   assert.deepEqual(await recordOf(hub, elsewhere, S1!), { status: 'excused', source: 'correction' });
 });
+
+test('every transition of the correction state machine, legal and illegal, from every state', async (t) => {
+  const { hub, student, faculty, hod } = await setup(t);
+  const lectures: string[] = [];
+  for (let index = 1; index <= 7; index++) {
+    const id = await insertSession(hub.db, { startsAt: FIRST_LECTURE_START - index * 24 * HOUR + 2 * HOUR, state: 'closed', finalized: true });
+    await markHeld(hub, id, faculty.id);
+    lectures.push(id);
+  }
+  let next = 0;
+  const dispute = async () => (await expectStatus(student, '/api/v1/corrections', { sessionId: lectures[next++], status: 'present', reasonCode: 'device_fault', reason: 'walk' }, 201)).id as string;
+  const act = async (action: string, id: string) => {
+    const response = await (action === 'withdraw' ? student : hod).api(`/api/v1/corrections/${id}/${action}`, { method: 'POST', ...jsonBody({ reason: 'walk' }) });
+    return { status: response.status, body: (await response.json()) as { error?: string; state?: string } };
+  };
+
+  const byState: Record<string, string> = { pending: await dispute(), approved: await dispute(), rejected: await dispute(), withdrawn: await dispute() };
+  await act('approve', byState.approved!);
+  await act('reject', byState.rejected!);
+  await act('withdraw', byState.withdrawn!);
+  for (const state of ['approved', 'rejected', 'withdrawn']) {
+    for (const action of ['approve', 'reject', 'withdraw']) {
+      const result = await act(action, byState[state]!);
+      assert.deepEqual([result.status, result.body.error], [409, 'already_decided'], `${action} when ${state}`);
+    }
+  }
+  assert.equal((await expectStatus(hod, `/api/v1/corrections/${byState.pending}`, undefined, 200)).state, 'pending');
+  for (const [action, state] of [['approve', 'approved'], ['reject', 'rejected'], ['withdraw', 'withdrawn']] as const) {
+    const result = await act(action, await dispute());
+    assert.deepEqual([result.status, result.body.state], [200, state], `${action} when pending`);
+  }
+  const { rows } = await hub.db.query<{ count: number }>(`select count(*)::int as count from attendance_events where source = 'correction'`);
+  assert.equal(rows[0]!.count, 2, 'only the two approvals reached the ledger');
+});

@@ -297,3 +297,50 @@ test('leave types are data: an admin adds one, others may only read them, and a 
   assert.deepEqual((await expectStatus(hub, `/api/v1/leave/${leave.id as string}`, undefined, 200)).approvalChain, ['teacher']);
   assert.deepEqual(await auditActions(hub, 'leave.type'), ['leave.type.save', 'leave.type.save']);
 });
+
+test('every transition of the leave state machine, legal and illegal, from every state; leave limited to some courses covers only theirs', async (t) => {
+  const { hub, student, faculty, hod } = await setup(t);
+  const lecture = await insertSession(hub.db, { startsAt: FIRST_LECTURE_START + 14 * DAY, state: 'scheduled' });
+  const apply = async (date: string, courseIds?: string[]) =>
+    (await expectStatus(student, '/api/v1/leave', { typeId: 'personal', fromDate: date, toDate: date, reason: 'family', ...(courseIds ? { courseIds } : {}) }, 201)).id as string;
+  const act = (action: string, id: string) =>
+    call(action === 'withdraw' ? student : action === 'revoke' ? hod : faculty, `/api/v1/leave/${id}/${action}`, { reason: 'walk' });
+
+  const byState: Record<string, string> = {};
+  byState.pending = await apply('2026-08-20');
+  byState.approved = await apply('2026-08-17', ['EE201']);
+  await expectStatus(faculty, `/api/v1/leave/${byState.approved}/approve`, {}, 200);
+  assert.deepEqual(await recordOf(hub, lecture, S1!), { status: 'unmarked', source: null }, 'a leave for EE201 does not cover a CS301 lecture');
+  byState.rejected = await apply('2026-08-21');
+  await expectStatus(faculty, `/api/v1/leave/${byState.rejected}/reject`, { reason: 'no' }, 200);
+  byState.withdrawn = await apply('2026-08-24');
+  await expectStatus(student, `/api/v1/leave/${byState.withdrawn}/withdraw`, {}, 200);
+  byState.revoked = await apply('2026-08-25');
+  await expectStatus(faculty, `/api/v1/leave/${byState.revoked}/approve`, {}, 200);
+  await expectStatus(hod, `/api/v1/leave/${byState.revoked}/revoke`, { reason: 'x' }, 200);
+
+  const expected: Record<string, Record<string, number | string>> = {
+    pending: { revoke: 'not_approved' },
+    approved: { approve: 'already_decided', reject: 'already_decided', withdraw: 'already_approved', revoke: 200 },
+    rejected: { approve: 'already_decided', reject: 'already_decided', withdraw: 'already_decided', revoke: 'not_approved' },
+    withdrawn: { approve: 'already_decided', reject: 'already_decided', withdraw: 'already_decided', revoke: 'not_approved' },
+    revoked: { approve: 'already_decided', reject: 'already_decided', withdraw: 'already_decided', revoke: 'not_approved' },
+  };
+  for (const [state, actions] of Object.entries(expected)) {
+    for (const [action, outcome] of Object.entries(actions)) {
+      const result = await act(action, byState[state]!);
+      if (typeof outcome === 'number') assert.equal(result.status, outcome, `${action} when ${state}`);
+      else assert.deepEqual([result.status, result.body.error], [409, outcome], `${action} when ${state}`);
+    }
+  }
+  // The legal ones from pending, each on a fresh request.
+  for (const [action, state] of [['approve', 'approved'], ['reject', 'rejected'], ['withdraw', 'withdrawn']] as const) {
+    const id = await apply(`2026-08-2${['approve', 'reject', 'withdraw'].indexOf(action) + 6}`, ['CS301']);
+    const result = await act(action, id);
+    assert.deepEqual([result.status, result.body.state], [200, state], `${action} when pending`);
+  }
+  const nextLecture = await insertSession(hub.db, { startsAt: FIRST_LECTURE_START + 16 * DAY, state: 'scheduled' });
+  const covering = await apply('2026-08-19', ['CS301']);
+  await expectStatus(faculty, `/api/v1/leave/${covering}/approve`, {}, 200);
+  assert.deepEqual(await recordOf(hub, nextLecture, S1!), { status: 'absent', source: 'leave' }, 'personal leave keeps the student absent, excused by its source');
+});
