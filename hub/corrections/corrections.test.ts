@@ -221,7 +221,7 @@ test('every transition of the correction state machine, legal and illegal, from 
   const { hub, student, faculty, hod } = await setup(t);
   const lectures: string[] = [];
   for (let index = 1; index <= 7; index++) {
-    const id = await insertSession(hub.db, { startsAt: FIRST_LECTURE_START - index * 24 * HOUR + 2 * HOUR, state: 'closed', finalized: true });
+    const id = await insertSession(hub.db, { startsAt: FIRST_LECTURE_START - index * 3 * HOUR, state: 'closed', finalized: true });
     await markHeld(hub, id, faculty.id);
     lectures.push(id);
   }
