@@ -179,6 +179,8 @@ test('faculty correct their own sessions at once within the window, later only t
   const hodDirect = await expectStatus(hod, '/api/v1/corrections', { sessionId: lecture, studentId: S1, status: 'excused', reasonCode: 'other', reason: 'medical emergency on campus' }, 201);
   assert.equal(hodDirect.state, 'approved');
   assert.deepEqual(await recordOf(hub, lecture, S1!), { status: 'excused', source: 'correction' });
+  const byBootstrapAdmin = await expectStatus(hub, '/api/v1/corrections', { sessionId: lecture, studentId: S2, status: 'late', reasonCode: 'other', reason: 'registrar' }, 201);
+  assert.deepEqual([byBootstrapAdmin.state, byBootstrapAdmin.requestedBy], ['approved', 'bootstrap']);
 });
 
 test('an incident (reader in R101 down 09:00–11:00): one reviewed correction covers every student nobody marked in the sessions held there', async (t) => {

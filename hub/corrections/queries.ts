@@ -55,7 +55,7 @@ export interface CorrectionOwners {
   facultyUserIds: string[];
 }
 
-const VIEW_COLUMNS = `c.id, c.kind, c.state, c.requested_by::text as "requestedBy", c.department_id as "departmentId", c.approver,
+const VIEW_COLUMNS = `c.id, c.kind, c.state, c.requested_by as "requestedBy", c.department_id as "departmentId", c.approver,
   c.reason_code as "reasonCode", c.reason, c.room_id as "roomId", c.incident_from as "incidentFrom", c.incident_to as "incidentTo",
   c.created_at as "createdAt", c.due_at as "dueAt", c.escalated_at as "escalatedAt", c.decided_at as "decidedAt",
   c.decided_by as "decidedBy", c.decision_reason as "decisionReason"`;
@@ -82,8 +82,8 @@ export async function findCorrection(q: Queryable, id: string, lock = false): Pr
 
 export async function correctionOwners(q: Queryable, id: string): Promise<CorrectionOwners | null> {
   const { rows } = await q.query<CorrectionOwners>(
-    `select c.requested_by::text as "requestedBy", c.department_id as "departmentId",
-            array(select distinct u from (select c.requested_by::text as u
+    `select c.requested_by as "requestedBy", c.department_id as "departmentId",
+            array(select distinct u from (select c.requested_by as u
                                           union select st.user_id::text from correction_items i join students st on st.id = i.student_id
                                                  where i.correction_id = c.id and st.user_id is not null) members order by 1) as "memberUserIds",
             array(select distinct f.user_id::text from correction_items i join sessions s on s.id = i.session_id
@@ -116,17 +116,17 @@ function correctionScopeCondition(scope: Scope, params: unknown[]): string {
     case 'department':
       return `c.department_id = $${params.push(scope.departmentId)}`;
     case 'teaching': {
-      const user = `$${params.push(scope.facultyUserId)}::uuid`;
-      return `(c.requested_by = ${user}
-               or exists (select 1 from correction_items i join sessions s on s.id = i.session_id join faculty f on f.user_id = ${user}
+      const user = `$${params.push(scope.facultyUserId)}`;
+      return `(c.requested_by = ${user}::text
+               or exists (select 1 from correction_items i join sessions s on s.id = i.session_id join faculty f on f.user_id = ${user}::uuid
                            where i.correction_id = c.id
                              and (f.id = s.faculty_id
                                   or f.id in (select t.faculty_id from section_teachers t join session_groups g on g.section_id = t.section_id where g.session_id = s.id))))`;
     }
     case 'self': {
-      const user = `$${params.push(scope.userId)}::uuid`;
-      return `(c.requested_by = ${user}
-               or exists (select 1 from correction_items i join students st on st.id = i.student_id where i.correction_id = c.id and st.user_id = ${user}))`;
+      const user = `$${params.push(scope.userId)}`;
+      return `(c.requested_by = ${user}::text
+               or exists (select 1 from correction_items i join students st on st.id = i.student_id where i.correction_id = c.id and st.user_id = ${user}::uuid))`;
     }
   }
 }

@@ -296,6 +296,8 @@ test('leave types are data: an admin adds one, others may only read them, and a 
   assert.equal(changed.status, 200);
   assert.deepEqual((await expectStatus(hub, `/api/v1/leave/${leave.id as string}`, undefined, 200)).approvalChain, ['teacher']);
   assert.deepEqual(await auditActions(hub, 'leave.type'), ['leave.type.save', 'leave.type.save']);
+  const byBootstrapAdmin = await expectStatus(hub, '/api/v1/leave', { typeId: 'institutional_event', studentIds: [S3], fromDate: '2026-08-11', toDate: '2026-08-11', reason: 'convocation' }, 201);
+  assert.equal(byBootstrapAdmin.applicantUserId, 'bootstrap');
 });
 
 test('every transition of the leave state machine, legal and illegal, from every state; leave limited to some courses covers only theirs', async (t) => {

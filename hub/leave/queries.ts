@@ -159,13 +159,13 @@ function leaveScopeCondition(scope: Scope, params: unknown[]): string {
                         join programmes p on p.id = b.programme_id where ls.leave_id = l.id and p.department_id = $${params.length})`;
     case 'teaching':
       params.push(scope.facultyUserId);
-      return `(l.applicant_user_id = $${params.length}::uuid
+      return `(l.applicant_user_id = $${params.length}::text
                or exists (select 1 from leave_request_students ls join enrolments en on en.student_id = ls.student_id
                             join section_teachers t on t.section_id = en.section_id join faculty f on f.id = t.faculty_id
                            where ls.leave_id = l.id and f.user_id = $${params.length}::uuid))`;
     case 'self':
       params.push(scope.userId);
-      return `(l.applicant_user_id = $${params.length}::uuid
+      return `(l.applicant_user_id = $${params.length}::text
                or exists (select 1 from leave_request_students ls join students st on st.id = ls.student_id
                            where ls.leave_id = l.id and st.user_id = $${params.length}::uuid))`;
   }

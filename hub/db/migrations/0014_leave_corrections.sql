@@ -46,7 +46,8 @@ create table leave_requests (
   id                 uuid primary key,
   type_id            text not null references leave_types (id),
   term_id            text not null references terms (id),
-  applicant_user_id  uuid not null references users (id),
+  -- Who applied: a user id (or `bootstrap`, the development admin token).
+  applicant_user_id  text not null,
   -- Local dates of the students' campus, both included.
   from_date          date not null,
   to_date            date not null,
@@ -114,7 +115,8 @@ create table corrections (
   id                  uuid primary key,
   kind                text not null check (kind in ('dispute', 'faculty', 'incident')),
   state               text not null check (state in ('pending', 'approved', 'rejected', 'withdrawn')),
-  requested_by        uuid not null references users (id),
+  -- Who asked: a user id (or `bootstrap`).
+  requested_by        text not null,
   department_id       text not null references departments (id),
   -- Who decides a pending one: the session's teachers, or the HOD.
   approver            text not null check (approver in ('teacher', 'hod')),
