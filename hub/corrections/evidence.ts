@@ -38,6 +38,9 @@ export const StoredEvidence = {
   properties: { sha256: { type: 'string' }, filename: { type: 'string' }, contentType: { type: 'string' }, sizeBytes: { type: 'integer' } },
 } as const;
 
+/** A download's success response, for the API reference: the bytes, sent as an attachment. */
+export const EvidenceDownload = { type: 'string', format: 'binary', description: 'the file, as an attachment (never rendered inline)' } as const;
+
 /** The body limit of an upload route: the base64 of the largest file, and room for the JSON around it. */
 export const uploadBodyLimit = (settings: EvidenceSettings) => Math.ceil(settings.evidenceMaxBytes / 3) * 4 + 4096;
 

@@ -10,7 +10,7 @@ import { ATTENDANCE_STATUSES, type AttendanceStatus } from '../ledger/precedence
 import { decodeCursor, encodeCursor } from '../pagination.js';
 import { findSession, isOnRoll, studentOfUser, type SessionForMarking } from '../records/queries.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import { EvidenceUploadBody, sendEvidence, StoredEvidence, storeEvidence, uploadBodyLimit, type EvidenceUpload } from './evidence.js';
+import { EvidenceDownload, EvidenceUploadBody, sendEvidence, StoredEvidence, storeEvidence, uploadBodyLimit, type EvidenceUpload } from './evidence.js';
 import {
   correctionOwners,
   CORRECTION_KINDS,
@@ -504,7 +504,7 @@ export async function correctionRoutes(app: FastifyInstance, { db, now, settings
       schema: {
         summary: 'Download a correction\'s evidence (always as an attachment)',
         params: { type: 'object', required: ['id', 'sha256'], properties: { id: UUID, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } },
-        response: { 404: ErrorResponse },
+        response: { 200: EvidenceDownload, 404: ErrorResponse },
       },
     },
     async (request, reply) => {

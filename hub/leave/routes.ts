@@ -3,7 +3,7 @@ import { uuidv7 } from '../../protocol/index.js';
 import { appendAudit, auditContextOf } from '../audit/append.js';
 import { decide, scopeOf } from '../auth/rules.js';
 import type { CorrectionSettings, LeaveSettings } from '../config.js';
-import { EvidenceUploadBody, sendEvidence, StoredEvidence, storeEvidence, uploadBodyLimit, type EvidenceUpload } from '../corrections/evidence.js';
+import { EvidenceDownload, EvidenceUploadBody, sendEvidence, StoredEvidence, storeEvidence, uploadBodyLimit, type EvidenceUpload } from '../corrections/evidence.js';
 import type { Db, Queryable } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { outranks, type AttendanceStatus, type RankedEvent } from '../ledger/precedence.js';
@@ -524,7 +524,7 @@ export async function leaveRoutes(app: FastifyInstance, { db, now, settings, evi
       schema: {
         summary: 'Download a document of a leave request (always as an attachment)',
         params: { type: 'object', required: ['id', 'sha256'], properties: { id: UUID, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } },
-        response: { 404: ErrorResponse },
+        response: { 200: EvidenceDownload, 404: ErrorResponse },
       },
     },
     async (request, reply) => {
