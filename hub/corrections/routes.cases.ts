@@ -126,7 +126,7 @@ export const routeCases: RouteCases = {
       object: correctionObject,
       succeeded: decidedOrRefused,
     },
-    'GET /api/v1/corrections/:id/evidence/:sha256': {
+    'GET /api/v1/corrections/:id/evidence/:digest': {
       request: (context, _caller, target) => correctionPath(context, target, `/evidence/${state(context).evidenceSha256}`),
       object: correctionObject,
       succeeded: statusIn([200]),

@@ -497,19 +497,19 @@ export async function correctionRoutes(app: FastifyInstance, { db, now, settings
     },
   );
 
-  app.get<{ Params: { id: string; sha256: string } }>(
-    '/api/v1/corrections/:id/evidence/:sha256',
+  app.get<{ Params: { id: string; digest: string } }>(
+    '/api/v1/corrections/:id/evidence/:digest',
     {
       config: { policy: 'corrections.read' },
       schema: {
         summary: 'Download a correction\'s evidence (always as an attachment)',
-        params: { type: 'object', required: ['id', 'sha256'], properties: { id: UUID, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } },
+        params: { type: 'object', required: ['id', 'digest'], properties: { id: UUID, digest: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'the SHA-256 of the file, hex' } } },
         response: { 200: EvidenceDownload, 404: ErrorResponse },
       },
     },
     async (request, reply) => {
       const { correction } = await authorizedCorrection(db, request, request.params.id);
-      const file = correction.evidence.find((entry) => entry.sha256 === request.params.sha256);
+      const file = correction.evidence.find((entry) => entry.sha256 === request.params.digest);
       if (!file) throw new HttpError(404, 'not_found', 'no such object');
       return sendEvidence(db, reply, file.sha256, file.filename);
     },

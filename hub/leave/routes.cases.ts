@@ -113,7 +113,7 @@ export const routeCases: RouteCases = {
       object: leaveObject,
       succeeded: decidedOrRefused,
     },
-    'GET /api/v1/leave/:id/documents/:sha256': {
+    'GET /api/v1/leave/:id/documents/:digest': {
       request: (context, _caller, target) => leavePath(context, target, `/documents/${state(context).documentSha256}`),
       object: leaveObject,
       succeeded: statusIn([200]),

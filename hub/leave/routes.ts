@@ -517,19 +517,19 @@ export async function leaveRoutes(app: FastifyInstance, { db, now, settings, evi
     },
   );
 
-  app.get<{ Params: { id: string; sha256: string } }>(
-    '/api/v1/leave/:id/documents/:sha256',
+  app.get<{ Params: { id: string; digest: string } }>(
+    '/api/v1/leave/:id/documents/:digest',
     {
       config: { policy: 'leave.read' },
       schema: {
         summary: 'Download a document of a leave request (always as an attachment)',
-        params: { type: 'object', required: ['id', 'sha256'], properties: { id: UUID, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } },
+        params: { type: 'object', required: ['id', 'digest'], properties: { id: UUID, digest: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'the SHA-256 of the file, hex' } } },
         response: { 200: EvidenceDownload, 404: ErrorResponse },
       },
     },
     async (request, reply) => {
       const { leave } = await authorizedLeave(db, request, request.params.id);
-      const document = leave.documents.find((entry) => entry.sha256 === request.params.sha256);
+      const document = leave.documents.find((entry) => entry.sha256 === request.params.digest);
       if (!document) throw new HttpError(404, 'not_found', 'no such object');
       return sendEvidence(db, reply, document.sha256, document.filename);
     },
