@@ -56,6 +56,8 @@ import { privacyRoutes } from './privacy/routes.js';
 import { recordRoutes } from './records/routes.js';
 import { archiveLocation, retentionDaysSetting, runRetention } from './retention/retention.js';
 import { settingsRoutes } from './settings/routes.js';
+import { leaveRoutes } from './leave/routes.js';
+import { correctionRoutes, registerCorrectionJobs } from './corrections/routes.js';
 import { userRoutes } from './users/routes.js';
 import { UserViewSchema } from './users/view.js';
 
@@ -280,6 +282,8 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     await app.register(notificationRoutes, { db, now });
     await app.register(settingsRoutes, { db, now });
     await app.register(privacyRoutes, { db, fields: keys.fields, now });
+    await app.register(leaveRoutes, { db, now, settings: config.leave, evidence: config.corrections });
+    await app.register(correctionRoutes, { db, now, settings: config.corrections });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -313,6 +317,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     if (!checkpoints) {
       log.warn('no audit checkpoint directory configured (--audit-checkpoint-dir): a truncated audit tail cannot be detected');
     }
+    registerCorrectionJobs(scheduler, config.scheduler.intervalMs);
     scheduler.start(config.scheduler.intervalMs);
     cleanups.push(() => scheduler.stop());
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');

@@ -18,6 +18,28 @@ export interface AttendanceSettings {
   qrWindowSeconds: number;
 }
 
+/** Leave (docs/leave.md). Leave types themselves are data (`/api/v1/leave/types`). */
+export interface LeaveSettings {
+  /** A leave may start at most this many days before the day it is applied for (medical leave after the fact). */
+  backdateDays: number;
+}
+
+/** Corrections and uploaded evidence (docs/corrections.md). */
+export interface CorrectionSettings {
+  /** A student may dispute a mark until this many days after the session ended. */
+  disputeWindowDays: number;
+  /** Teachers correct their own session without approval until this many hours after it ended; later, the HOD approves. */
+  facultyWindowHours: number;
+  /** A pending correction is escalated to the HOD when it waited this many hours. */
+  slaHours: number;
+  /** Reason codes a late correction must name. */
+  reasonCodes: string[];
+  /** Largest evidence or leave document, bytes. */
+  evidenceMaxBytes: number;
+  /** Content types evidence and leave documents may have. */
+  evidenceTypes: string[];
+}
+
 /** Everything a hub needs to start. Defaults live in `hubDefaults`; the CLI maps flags and environment onto this. */
 export interface HubConfig {
   http: {
@@ -131,6 +153,8 @@ export interface HubConfig {
     retry: RetryPolicy;
     rules: NotificationRules;
   };
+  leave: LeaveSettings;
+  corrections: CorrectionSettings;
   logLevel: Level | 'silent';
 }
 
@@ -173,6 +197,15 @@ export function hubDefaults(): HubConfig {
       dispatchIntervalMs: 2_000,
       retry: { baseMs: 30_000, maxMs: 3_600_000, maxAttempts: 12 },
       rules: { guardianOnAbsence: false, consecutiveAbsences: 3, belowThresholdPercent: 75 },
+    },
+    leave: { backdateDays: 30 },
+    corrections: {
+      disputeWindowDays: 7,
+      facultyWindowHours: 48,
+      slaHours: 48,
+      reasonCodes: ['device_fault', 'data_entry_error', 'late_sync', 'wrong_session', 'other'],
+      evidenceMaxBytes: 2 * 1024 * 1024,
+      evidenceTypes: ['application/pdf', 'image/png', 'image/jpeg'],
     },
     logLevel: 'info',
   };

@@ -78,6 +78,16 @@ function sectionMember(principal: Principal, object: OwnedObject): Decision {
   return teaching(principal, object);
 }
 
+/**
+ * A request between people (a leave, a correction): the people it is from
+ * or about (`memberUserIds`: the applicant and the students), the teachers
+ * concerned, their department's HOD and an admin.
+ */
+function party(principal: Principal, object: OwnedObject): Decision {
+  if (object.memberUserIds?.includes(principal.id)) return 'allow';
+  return teaching(principal, object);
+}
+
 const EVERYONE: readonly Role[] = ['admin', 'hod', 'faculty', 'student'];
 const STAFF: readonly Role[] = ['admin', 'hod', 'faculty'];
 
@@ -132,6 +142,22 @@ export const RULES = {
   'consent.read': { description: 'a student\'s biometric consent record', roles: ['admin', 'hod', 'student'], object: personalData },
   'consent.manage': { description: 'grant or withdraw biometric consent (the student, or an admin for them)', roles: ['admin', 'student'], object: ownerOnly },
   'personal-qr.issue': { description: 'the caller\'s own short-lived personal QR code', roles: ['student'] },
+  'leave.types.read': { description: 'the leave types and their rules', roles: EVERYONE },
+  'leave.types.manage': { description: 'create and change leave types: effect, documents, limits, approval chain', roles: ['admin'] },
+  'leave.apply': { description: 'apply for leave (a student for themselves; faculty on-duty leave for students they teach)', roles: EVERYONE },
+  'leave.list': { description: 'list leave requests (HOD: department; faculty: their students\' and their own; student: their own)', roles: EVERYONE },
+  'leave.read': { description: 'one leave request, its decisions, documents and impact', roles: EVERYONE, object: party },
+  'leave.decide': { description: 'approve or reject a leave request at one\'s step of its approval chain', roles: STAFF, object: teaching },
+  'leave.withdraw': { description: 'withdraw one\'s own pending leave request, and add its documents', roles: EVERYONE, object: ownerOnly },
+  'leave.revoke': { description: 'revoke an approved leave, taking it off the register', roles: STAFF, object: teaching },
+  'leave.balances': { description: 'a student\'s leave balances by type and term', roles: EVERYONE, object: personalData },
+  'leave.report': { description: 'leave taken by type and state (HOD: department)', roles: ['admin', 'hod'] },
+  'corrections.request': { description: 'dispute one\'s mark (student) or correct a session one teaches (faculty, HOD)', roles: EVERYONE },
+  'corrections.incident': { description: 'report an incident (a reader down) whose one reviewed correction covers every affected session', roles: STAFF },
+  'corrections.list': { description: 'list corrections (HOD: department; faculty: their sessions\' and their own; student: their own)', roles: EVERYONE },
+  'corrections.read': { description: 'one correction, its items and evidence', roles: EVERYONE, object: party },
+  'corrections.decide': { description: 'approve or reject a pending correction', roles: STAFF, object: teaching },
+  'corrections.withdraw': { description: 'withdraw one\'s own pending correction, and add its evidence', roles: EVERYONE, object: ownerOnly },
 } as const satisfies Record<string, Rule>;
 
 export type RuleName = keyof typeof RULES;

@@ -23,6 +23,12 @@ export interface NewMark {
   deviceTime?: Date | null;
   receivedAt?: Date | null;
   reason?: string | null;
+  /**
+   * Makes this mark a revocation of an earlier event of the same record (a
+   * revoked leave): the compensating event that takes it out of the
+   * projection. Its status and source repeat the revoked event's.
+   */
+  revokes?: string | null;
 }
 
 export interface LedgerEvent {
@@ -39,6 +45,7 @@ export interface LedgerEvent {
   receivedAt: Date | null;
   recordedAt: Date;
   reason: string | null;
+  revokes: string | null;
 }
 
 export interface RecordState {
@@ -52,11 +59,11 @@ export interface RecordState {
 
 const EVENT_COLUMNS = `e.id, e.session_id as "sessionId", e.student_id as "studentId", e.status, e.source, e.actor,
   e.campus_id as "campusId", e.device_id as "deviceId", e.tap_event_id as "tapEventId",
-  e.device_time as "deviceTime", e.received_at as "receivedAt", e.recorded_at as "recordedAt", e.reason`;
+  e.device_time as "deviceTime", e.received_at as "receivedAt", e.recorded_at as "recordedAt", e.reason, e.revokes`;
 
 export function rankOf(event: LedgerEvent): RankedEvent {
   const tapped = TAP_SOURCES.includes(event.source) ? (event.deviceTime ?? event.receivedAt ?? event.recordedAt).getTime() : null;
-  return { id: event.id, status: event.status, source: event.source, recordedAt: event.recordedAt.getTime(), tappedAt: tapped };
+  return { id: event.id, status: event.status, source: event.source, recordedAt: event.recordedAt.getTime(), tappedAt: tapped, revokes: event.revokes };
 }
 
 const recordKey = (sessionId: string, studentId: string) => `${sessionId}/${studentId}`;
@@ -113,19 +120,26 @@ function winnersByRecord(events: readonly LedgerEvent[]): Map<string, LedgerEven
   return winners;
 }
 
-/** Sets records' effective status to these events, in one statement. */
-async function setCurrent(tx: Queryable, winners: readonly LedgerEvent[], at: Date): Promise<void> {
-  if (winners.length === 0) return;
+/** A record's new deciding event; null when every event of it has been revoked. */
+interface RecordUpdate {
+  sessionId: string;
+  studentId: string;
+  winner: LedgerEvent | null;
+}
+
+/** Sets records' effective status, in one statement. */
+async function setCurrent(tx: Queryable, updates: readonly RecordUpdate[], at: Date): Promise<void> {
+  if (updates.length === 0) return;
   await tx.query(
     `update attendance_current c set status = u.status, event_id = u.event_id, source = u.source, updated_at = $6
        from unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[]) as u(session_id, student_id, status, event_id, source)
       where c.session_id = u.session_id and c.student_id = u.student_id`,
     [
-      winners.map((event) => event.sessionId),
-      winners.map((event) => event.studentId),
-      winners.map((event) => event.status),
-      winners.map((event) => event.id),
-      winners.map((event) => event.source),
+      updates.map((update) => update.sessionId),
+      updates.map((update) => update.studentId),
+      updates.map((update) => update.winner?.status ?? null),
+      updates.map((update) => update.winner?.id ?? null),
+      updates.map((update) => update.winner?.source ?? null),
       at.toISOString(),
     ],
   );
@@ -142,6 +156,8 @@ async function setCurrent(tx: Queryable, winners: readonly LedgerEvent[], at: Da
  * makes the INSERT wait for it and then conflict, so the record is compared
  * under its lock like any other: the events recorded here are already in the
  * ledger, and every transaction compares its own against the committed winner.
+ * A record with a revocation among the new events is folded again from its
+ * whole history under its lock instead.
  */
 export async function recordMarks(tx: Queryable, marks: readonly NewMark[], now: number): Promise<RecordedMark[]> {
   if (marks.length === 0) return [];
@@ -160,13 +176,14 @@ export async function recordMarks(tx: Queryable, marks: readonly NewMark[], now:
     receivedAt: mark.receivedAt ?? null,
     recordedAt,
     reason: mark.reason ?? null,
+    revokes: mark.revokes ?? null,
   }));
   // Dates go as ISO text: both drivers take that inside array parameters.
   const column = <K extends keyof LedgerEvent>(key: K) => events.map((event) => (event[key] instanceof Date ? (event[key] as Date).toISOString() : event[key]));
   const { rows: inserted } = await tx.query<{ id: string }>(
-    `insert into attendance_events (id, session_id, student_id, status, source, actor, campus_id, device_id, tap_event_id, device_time, received_at, recorded_at, reason)
+    `insert into attendance_events (id, session_id, student_id, status, source, actor, campus_id, device_id, tap_event_id, device_time, received_at, recorded_at, reason, revokes)
      select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::uuid[],
-                          $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[])
+                          $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::uuid[])
      on conflict do nothing
      returning id`,
     [
@@ -183,10 +200,15 @@ export async function recordMarks(tx: Queryable, marks: readonly NewMark[], now:
       column('receivedAt'),
       column('recordedAt'),
       column('reason'),
+      column('revokes'),
     ],
   );
   const insertedIds = new Set(inserted.map((row) => row.id));
-  const candidates = [...winnersByRecord(events.filter((event) => insertedIds.has(event.id))).values()].sort(byRecordKey);
+  const revoking = events.filter((event) => event.revokes && insertedIds.has(event.id));
+  const refoldKeys = new Set(revoking.map((event) => recordKey(event.sessionId, event.studentId)));
+  const candidates = [
+    ...winnersByRecord(events.filter((event) => insertedIds.has(event.id) && !refoldKeys.has(recordKey(event.sessionId, event.studentId)))).values(),
+  ].sort(byRecordKey);
 
   const { rows: created } = candidates.length > 0
     ? await tx.query<{ eventId: string }>(
@@ -206,16 +228,42 @@ export async function recordMarks(tx: Queryable, marks: readonly NewMark[], now:
     : { rows: [] };
   const decided = new Set(created.map((row) => row.eventId));
   const contested = candidates.filter((event) => !decided.has(event.id));
-  const current = await lockExisting(tx, contested);
-  await setCurrent(
-    tx,
-    contested.filter((event) => {
-      const winner = current.get(recordKey(event.sessionId, event.studentId)) ?? null;
-      return outranks(rankOf(event), winner && rankOf(winner));
-    }),
-    recordedAt,
-  );
+  // A revoked event's record has its row already; it is locked with the contested ones, in one key order.
+  const revokedRecords = [...new Map(revoking.map((event) => [recordKey(event.sessionId, event.studentId), event])).values()];
+  const current = await lockExisting(tx, [...contested, ...revokedRecords].sort(byRecordKey));
+  const updates: RecordUpdate[] = [...(await refoldRecords(tx, revokedRecords)).values()];
+  for (const event of contested) {
+    const winner = current.get(recordKey(event.sessionId, event.studentId)) ?? null;
+    if (outranks(rankOf(event), winner && rankOf(winner))) updates.push({ sessionId: event.sessionId, studentId: event.studentId, winner: event });
+  }
+  await setCurrent(tx, updates, recordedAt);
   return events.map((event) => ({ event, recorded: insertedIds.has(event.id) }));
+}
+
+/**
+ * A revocation can take away the event that decides a record, and what then
+ * decides depends on every other event of it: these records (locked, their
+ * new events inserted) are folded again from their whole history.
+ */
+async function refoldRecords(tx: Queryable, records: readonly { sessionId: string; studentId: string }[]): Promise<Map<string, RecordUpdate>> {
+  const refolded = new Map<string, RecordUpdate>();
+  if (records.length === 0) return refolded;
+  const { rows } = await tx.query<LedgerEvent>(
+    `select ${EVENT_COLUMNS} from attendance_events e
+      where (e.session_id, e.student_id) in (select * from unnest($1::uuid[], $2::uuid[]))`,
+    [records.map((record) => record.sessionId), records.map((record) => record.studentId)],
+  );
+  const byRecord = new Map<string, LedgerEvent[]>();
+  for (const event of rows) {
+    const key = recordKey(event.sessionId, event.studentId);
+    byRecord.set(key, [...(byRecord.get(key) ?? []), event]);
+  }
+  for (const record of records) {
+    const key = recordKey(record.sessionId, record.studentId);
+    const winner = project((byRecord.get(key) ?? []).map((candidate) => ({ ...rankOf(candidate), event: candidate })));
+    refolded.set(key, { sessionId: record.sessionId, studentId: record.studentId, winner: winner?.event ?? null });
+  }
+  return refolded;
 }
 
 /** A record's events in the order they were recorded. */

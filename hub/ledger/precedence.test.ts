@@ -107,3 +107,30 @@ test('property: a leave never replaces a present or late tap', () => {
     }),
   );
 });
+
+test('a revoked event and its revocation take no part: the record is what it would have been without them', () => {
+  const automatic = event('automatic', 'absent', 1000);
+  const leave = event('leave', 'excused', 2000);
+  const revocation: RankedEvent = { ...event('leave', 'excused', 3000), revokes: leave.id };
+  assert.equal(project([automatic, leave, revocation]), automatic);
+  assert.equal(project([revocation, leave, automatic]), automatic, 'in any arrival order');
+  assert.equal(project([leave, revocation]), null, 'nothing left: unmarked');
+  assert.equal(outranks(revocation, null), false, 'a revocation never decides');
+  const correction = event('correction', 'present', 2500);
+  assert.equal(project([automatic, leave, correction, revocation]), correction, 'revoking a leave leaves a correction standing');
+  const secondLeave = event('leave', 'on_duty', 4000);
+  assert.equal(project([automatic, leave, revocation, secondLeave]), secondLeave, 'a later leave of the same record still applies');
+});
+
+test('property: revoking events in any arrival order decides as if they had never been recorded', () => {
+  fc.assert(
+    fc.property(eventsArbitrary, fc.func(fc.boolean()), fc.func(fc.integer()), (events, revokedKey, shuffleKey) => {
+      const revoked = events.filter((e) => revokedKey(e.id));
+      const revocations: RankedEvent[] = revoked.map((e) => ({ ...e, id: `rev-${e.id}`, recordedAt: e.recordedAt + 100, revokes: e.id }));
+      const arrival = [...events, ...revocations].sort((a, b) => shuffleKey(a.id) - shuffleKey(b.id));
+      const kept = events.filter((e) => !revoked.includes(e));
+      assert.equal(project(arrival), kept.length === 0 ? null : specifiedWinner(kept));
+    }),
+    { numRuns: 500 },
+  );
+});

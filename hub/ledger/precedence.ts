@@ -23,6 +23,8 @@ export interface RankedEvent {
   recordedAt: number;
   /** For taps: when the student tapped (device time, else receipt), ms; ignored for other sources. */
   tappedAt: number | null;
+  /** Set on a revocation: the id of the event it withdraws. Absent or null for every other event. */
+  revokes?: string | null;
 }
 
 /**
@@ -60,8 +62,13 @@ function withinLevelTime(event: RankedEvent): number {
   return firstWins(event.source) ? (event.tappedAt ?? event.recordedAt) : event.recordedAt;
 }
 
-/** True when `candidate` decides the record instead of `incumbent`. */
+/**
+ * True when `candidate` decides the record instead of `incumbent`. A
+ * revocation decides nothing itself: it only removes the event it names from
+ * the fold (see `project`).
+ */
 export function outranks(candidate: RankedEvent, incumbent: RankedEvent | null): boolean {
+  if (candidate.revokes) return false;
   if (!incumbent) return true;
   const levels = LEVEL[candidate.source] - LEVEL[incumbent.source];
   if (levels !== 0) return levels > 0;
@@ -72,9 +79,15 @@ export function outranks(candidate: RankedEvent, incumbent: RankedEvent | null):
   return firstWins(candidate.source) ? !later : later;
 }
 
-/** The event that decides a record, given all of its events in any order; null when there are none. */
+/**
+ * The event that decides a record, given all of its events in any order;
+ * null when there are none left. Revoked events (a leave revoked after
+ * approval) and the revocations themselves take no part: the record is what
+ * it would have been had the revoked event never been recorded.
+ */
 export function project<E extends RankedEvent>(events: readonly E[]): E | null {
+  const revoked = new Set(events.flatMap((event) => (event.revokes ? [event.revokes] : [])));
   let winner: E | null = null;
-  for (const event of events) if (outranks(event, winner)) winner = event;
+  for (const event of events) if (!revoked.has(event.id) && outranks(event, winner)) winner = event;
   return winner;
 }

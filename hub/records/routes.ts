@@ -44,6 +44,7 @@ const LedgerEventView = {
     receivedAt: NULLABLE_TIME,
     recordedAt: TIME,
     reason: { type: ['string', 'null'] },
+    revokes: { type: ['string', 'null'], description: 'on a revocation: the event it withdraws (docs/ledger.md, "Revocation")' },
   },
 } as const;
 

@@ -1,5 +1,6 @@
 import { uuidv7 } from '../../protocol/index.js';
 import type { Queryable } from '../db/db.js';
+import { reprojectLeave } from '../leave/projection.js';
 import { addDays, isoWeekday, localToInstant } from './localTime.js';
 import type { SessionGroup, SessionState } from './queries.js';
 
@@ -183,7 +184,7 @@ export async function generateSessions(tx: Queryable, options: GenerateOptions):
       continue;
     }
     if (!want) {
-      await tx.query(`delete from sessions where id = $1 and state = 'scheduled'`, [row.id]);
+      await removeScheduledSession(tx, row.id, now);
       result.removed++;
       continue;
     }
@@ -221,6 +222,8 @@ export async function generateSessions(tx: Queryable, options: GenerateOptions):
   }
 
   await generateExtras(tx, options, result);
+  // Approved leave follows the timetable: onto extra classes, off cancelled or moved sessions.
+  await reprojectLeave(tx, { from, to }, now.getTime());
   return result;
 }
 
@@ -271,6 +274,22 @@ async function insertSession(
     [id, want.termId, want.campusId, want.startsAt, want.endsAt, want.roomId, want.facultyId, want.state, origin, want.cancelledReason, slotId, slotDate, want.changeId, now],
   );
   await replaceGroups(tx, id, want.groups);
+}
+
+/**
+ * Takes a scheduled session out of the timetable. One that already carries
+ * ledger events (approved leave projected onto it) cannot be deleted, the
+ * ledger being append-only: it is cancelled instead, and the leave
+ * re-projection then withdraws those events.
+ */
+export async function removeScheduledSession(tx: Queryable, sessionId: string, now: Date): Promise<void> {
+  const deleted = await tx.query(
+    `delete from sessions where id = $1 and state = 'scheduled' and not exists (select 1 from attendance_events e where e.session_id = $1) returning id`,
+    [sessionId],
+  );
+  if (deleted.rows.length === 0) {
+    await tx.query(`update sessions set state = 'cancelled', cancelled_reason = 'no longer in the timetable', updated_at = $2 where id = $1 and state = 'scheduled'`, [sessionId, now]);
+  }
 }
 
 export async function replaceGroups(tx: Queryable, sessionId: string, groups: readonly SessionGroup[]): Promise<void> {

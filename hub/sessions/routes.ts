@@ -6,6 +6,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { daysBetween } from './localTime.js';
+import { reprojectLeave } from '../leave/projection.js';
 import { generateSessions, replaceGroups } from './generate.js';
 import { findSession, listSessions, sessionOwners, SESSION_STATES, type SessionGroup, type SessionState } from './queries.js';
 import type { SessionAction, SessionService } from './service.js';
@@ -197,6 +198,7 @@ export async function sessionRoutes(app: FastifyInstance, { db, sessions, now }:
           [id, sections[0]!.termId, sections[0]!.campusId, body.startsAt, body.endsAt, body.roomId ?? null, body.facultyId ?? null, at],
         );
         await replaceGroups(tx, id, body.groups.map((group) => ({ sectionId: group.sectionId, subgroupId: group.subgroupId ?? null })));
+        await reprojectLeave(tx, { sessionIds: [id] }, at.getTime());
         await appendAudit(tx, { ...auditContextOf(request), action: 'session.create', target: `session:${id}`, after: body });
       });
       return reply.code(201).send(await findSession(db, id));

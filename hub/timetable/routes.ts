@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { appendAudit, auditContextOf } from '../audit/append.js';
 import type { Db, Queryable } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
-import { regenerateGenerated } from '../sessions/generate.js';
+import { reprojectLeave } from '../leave/projection.js';
+import { regenerateGenerated, removeScheduledSession } from '../sessions/generate.js';
 import { isoWeekday } from '../sessions/localTime.js';
 import type { SessionGroup } from '../sessions/queries.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
@@ -312,7 +313,9 @@ export async function timetableRoutes(app: FastifyInstance, { db, now }: Timetab
       if (!before) throw new HttpError(404, 'not_found', 'no such object');
       const at = new Date(now());
       await db.transaction(async (tx) => {
-        const removed = await tx.query(`delete from sessions where slot_id = $1 and state = 'scheduled' and starts_at > $2 returning id`, [before.id, at]);
+        const removed = await tx.query<{ id: string }>(`select id from sessions where slot_id = $1 and state = 'scheduled' and starts_at > $2`, [before.id, at]);
+        for (const { id } of removed.rows) await removeScheduledSession(tx, id, at);
+        await reprojectLeave(tx, { sessionIds: removed.rows.map((row) => row.id) }, at.getTime());
         await tx.query('delete from timetable_slots where id = $1', [before.id]);
         await appendAudit(tx, { ...auditContextOf(request), action: 'timetable.slot.delete', target: `timetable-slot:${before.id}`, before, after: { futureSessionsRemoved: removed.rows.length } });
       });
