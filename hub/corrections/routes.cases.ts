@@ -82,7 +82,7 @@ export const routeCases: RouteCases = {
     context.state.corrections = correctionsState;
   },
   cases: {
-    'POST /api/v1/corrections': {
+    'POST /api/v1/corrections': { audits: ['corrections.request'],
       // A student disputes their own mark in their own lecture; staff correct another CS student. Later calls find a correction pending, or nothing to change.
       request: (context, caller) => {
         const { csLecture, eeLecture } = state(context);
@@ -94,7 +94,7 @@ export const routeCases: RouteCases = {
       },
       succeeded: (response, body) => response.status === 201 || ['correction_pending', 'no_change', 'not_your_section'].includes(body.error ?? ''),
     },
-    'POST /api/v1/corrections/incidents': {
+    'POST /api/v1/corrections/incidents': { audits: ['corrections.incident'],
       request: (context) => ({
         path: '/api/v1/corrections/incidents',
         body: { roomId: 'R201', from: state(context).heldFrom, to: state(context).heldTo, reasonCode: 'device_fault', reason: 'matrix' },
@@ -103,22 +103,22 @@ export const routeCases: RouteCases = {
     },
     'GET /api/v1/corrections': { request: () => ({ path: '/api/v1/corrections?limit=5' }), succeeded: statusIn([200]) },
     'GET /api/v1/corrections/:id': { request: (context, _caller, target) => correctionPath(context, target), object: correctionObject, succeeded: statusIn([200]) },
-    'POST /api/v1/corrections/:id/approve': {
+    'POST /api/v1/corrections/:id/approve': { audits: ['corrections.approve'],
       request: (context, _caller, target) => ({ ...correctionPath(context, target, '/approve'), body: { reasonCode: 'other' } }),
       object: correctionObject,
       succeeded: decidedOrRefused,
     },
-    'POST /api/v1/corrections/:id/reject': {
+    'POST /api/v1/corrections/:id/reject': { audits: ['corrections.reject'],
       request: (context, _caller, target) => ({ ...correctionPath(context, target, '/reject'), body: { reason: 'matrix' } }),
       object: correctionObject,
       succeeded: decidedOrRefused,
     },
-    'POST /api/v1/corrections/:id/withdraw': {
+    'POST /api/v1/corrections/:id/withdraw': { audits: ['corrections.withdraw'],
       request: (context, _caller, target) => ({ ...correctionPath(context, target, '/withdraw'), body: {} }),
       object: correctionObject,
       succeeded: decidedOrRefused,
     },
-    'POST /api/v1/corrections/:id/evidence': {
+    'POST /api/v1/corrections/:id/evidence': { audits: ['corrections.evidence.add'],
       request: (context, _caller, target) => ({
         ...correctionPath(context, target, '/evidence'),
         body: { filename: 'more.png', contentType: 'image/png', contentBase64: PNG.toString('base64') },

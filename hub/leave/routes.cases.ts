@@ -68,14 +68,14 @@ export const routeCases: RouteCases = {
   },
   cases: {
     'GET /api/v1/leave/types': { request: () => ({ path: '/api/v1/leave/types' }), succeeded: statusIn([200]) },
-    'PUT /api/v1/leave/types/:id': {
+    'PUT /api/v1/leave/types/:id': { audits: ['leave.type.save'],
       request: () => ({
         path: '/api/v1/leave/types/matrix_type',
         body: { name: 'Matrix', effect: 'excluded', documentsRequired: false, maxDays: 2, termCapDays: 4, approvalChain: ['hod'], facultyMayApply: true },
       }),
       succeeded: statusIn([200]),
     },
-    'POST /api/v1/leave': {
+    'POST /api/v1/leave': { audits: ['leave.apply'],
       // A student applies for themselves; staff for the unlinked CS student; a second application overlaps the first.
       request: (context, caller) => ({
         path: '/api/v1/leave',
@@ -93,19 +93,19 @@ export const routeCases: RouteCases = {
     'GET /api/v1/leave/report': { request: () => ({ path: '/api/v1/leave/report?termId=matrix-leave' }), succeeded: statusIn([200]) },
     'GET /api/v1/leave/:id': { request: (context, _caller, target) => leavePath(context, target), object: leaveObject, succeeded: statusIn([200]) },
     'GET /api/v1/leave/:id/impact': { request: (context, _caller, target) => leavePath(context, target, '/impact'), object: leaveObject, succeeded: statusIn([200]) },
-    'POST /api/v1/leave/:id/approve': { request: (context, _caller, target) => ({ ...leavePath(context, target, '/approve'), body: {} }), object: leaveObject, succeeded: decidedOrRefused },
-    'POST /api/v1/leave/:id/reject': {
+    'POST /api/v1/leave/:id/approve': { audits: ['leave.approve'], request: (context, _caller, target) => ({ ...leavePath(context, target, '/approve'), body: {} }), object: leaveObject, succeeded: decidedOrRefused },
+    'POST /api/v1/leave/:id/reject': { audits: ['leave.reject'],
       request: (context, _caller, target) => ({ ...leavePath(context, target, '/reject'), body: { reason: 'matrix' } }),
       object: leaveObject,
       succeeded: decidedOrRefused,
     },
-    'POST /api/v1/leave/:id/withdraw': { request: (context, _caller, target) => ({ ...leavePath(context, target, '/withdraw'), body: {} }), object: leaveObject, succeeded: decidedOrRefused },
-    'POST /api/v1/leave/:id/revoke': {
+    'POST /api/v1/leave/:id/withdraw': { audits: ['leave.withdraw'], request: (context, _caller, target) => ({ ...leavePath(context, target, '/withdraw'), body: {} }), object: leaveObject, succeeded: decidedOrRefused },
+    'POST /api/v1/leave/:id/revoke': { audits: ['leave.revoke'],
       request: (context, _caller, target) => ({ ...leavePath(context, target, '/revoke'), body: { reason: 'matrix' } }),
       object: leaveObject,
       succeeded: decidedOrRefused,
     },
-    'POST /api/v1/leave/:id/documents': {
+    'POST /api/v1/leave/:id/documents': { audits: ['leave.document.add'],
       request: (context, _caller, target) => ({
         ...leavePath(context, target, '/documents'),
         body: { filename: 'more.pdf', contentType: 'application/pdf', contentBase64: PDF.toString('base64') },
