@@ -1,15 +1,21 @@
 import pino, { type Logger } from 'pino';
+import { DeviceClocks } from './clock/deviceClocks.js';
 import { createCommandRunner } from './commands.js';
 import type { AgentConfig } from './config.js';
 import { DeviceManager } from './devices/manager.js';
 import { renewIdentity, renewalDueAt, type AgentIdentity } from './identity.js';
+import { DiskBudget } from './outbox/diskBudget.js';
 import { Outbox } from './outbox/outbox.js';
+import { SyncReporter } from './uplink/syncReporter.js';
 import { Uplink } from './uplink/uplink.js';
 
 export interface Agent {
   outbox: Outbox;
   uplink: Uplink;
   devices: DeviceManager;
+  budget: DiskBudget;
+  clocks: DeviceClocks;
+  watermarks: SyncReporter;
   /** The current identity, when the agent is enrolled (it changes on renewal). */
   identity(): AgentIdentity | undefined;
   /** Renews the certificate now (the timer does this at two thirds of its lifetime). */
@@ -26,6 +32,8 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   const outbox = new Outbox(config.dataDir);
   const integrity = outbox.integrityCheck();
   if (integrity !== 'ok') log.error({ integrity }, 'outbox integrity check failed');
+  const budget = new DiskBudget(config.disk, () => outbox.usedBytes(), config.dataDir, log, () => uplink.publishHealthNow());
+  const clocks = new DeviceClocks(log);
   // The devices and the uplink refer to each other; neither calls the other before both exist.
   const devices = new DeviceManager({
     devices: config.devices,
@@ -33,7 +41,11 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     debounceMs: config.debounceMs,
     logger: log,
     onRecorded: () => uplink.pump(),
+    budget,
+    clocks,
+    logs: config.deviceLogs,
   });
+  const watermarks = new SyncReporter(outbox, { publishOn: (channel, body) => uplink.publishOn(channel, body) }, (now) => devices.noteWatermarkCandidates(now));
   const uplink = new Uplink({
     address: { campusId: config.campusId, agentId: config.agentId },
     mqttUrl: config.mqttUrl,
@@ -43,8 +55,14 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     logger: log,
     devices: () => devices.health(),
     runCommand: createCommandRunner(outbox, log, () => uplink.pump()),
+    healthExtras: () => ({
+      disk: budget.check(),
+      clocks: clocks.all().map(({ deviceId, offsetMs, measuredAt, flagged }) => ({ deviceId, offsetMs, measuredAt, flagged })),
+    }),
+    onConnected: () => watermarks.resend(),
   });
   uplink.start();
+  watermarks.start(config.uplink.syncIntervalMs);
 
   let identity = config.identity;
   let renewTimer: NodeJS.Timeout | undefined;
@@ -81,6 +99,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   } catch (error) {
     stopped = true;
     clearTimeout(renewTimer);
+    watermarks.stop();
     await uplink.stop();
     outbox.close();
     throw error;
@@ -90,11 +109,15 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     outbox,
     uplink,
     devices,
+    budget,
+    clocks,
+    watermarks,
     identity: () => identity,
     renewNow,
     async stop() {
       stopped = true;
       clearTimeout(renewTimer);
+      watermarks.stop();
       await devices.stop();
       await uplink.stop();
       outbox.close();
