@@ -24,6 +24,9 @@ export interface LogSyncOptions {
   onRecorded(): void;
 }
 
+/** Records committed per transaction: the disk budget is checked between them, so one large log cannot overrun it. */
+const COMMIT_CHUNK = 500;
+
 export interface LogSyncResult {
   /** Records the device's log held at the read. */
   read: number;
@@ -32,7 +35,7 @@ export interface LogSyncResult {
   /** The log was not the one the cursor was on (cleared, shrunk or changed): it was read from its start. */
   newEpoch: boolean;
   cleared: boolean;
-  /** Nothing was read: the outbox is full. */
+  /** The outbox filled: the rest of the records stay on the device (and the log is not cleared). */
   skipped: boolean;
 }
 
@@ -82,8 +85,8 @@ export class LogSync {
     let deviceNow = await this.readClock(setClock && this.options.setClock);
     let records = await readLogs.call(commands);
     let outcome = this.commit(records, deviceNow);
-    if (clearing.atRecords <= 0 || records.length < clearing.atRecords || !commands.clearLogs) {
-      return { ...outcome, cleared: false, skipped: false };
+    if (!outcome.complete || clearing.atRecords <= 0 || records.length < clearing.atRecords || !commands.clearLogs) {
+      return { read: outcome.read, recorded: outcome.recorded, newEpoch: outcome.newEpoch, cleared: false, skipped: !outcome.complete };
     }
     const { disable, enable, clearLogs } = commands;
     await disable?.call(commands);
@@ -93,7 +96,9 @@ export class LogSync {
         deviceNow = await this.readClock(false);
         records = await readLogs.call(commands);
         const more = this.commit(records, deviceNow);
-        outcome = { read: more.read, recorded: outcome.recorded + more.recorded, newEpoch: outcome.newEpoch || more.newEpoch };
+        outcome = { read: more.read, recorded: outcome.recorded + more.recorded, newEpoch: outcome.newEpoch || more.newEpoch, complete: more.complete };
+        // Only a log committed to its last record is cleared.
+        if (!more.complete) return { read: outcome.read, recorded: outcome.recorded, newEpoch: outcome.newEpoch, cleared: false, skipped: true };
         if ((await this.logRecordCount()) === records.length) break;
         this.log.warn({ downloaded: records.length }, 'the log grew after the download; downloading it again before clearing');
       }
@@ -103,7 +108,7 @@ export class LogSync {
     } finally {
       await enable?.call(commands);
     }
-    return { ...outcome, cleared: true, skipped: false };
+    return { read: outcome.read, recorded: outcome.recorded, newEpoch: outcome.newEpoch, cleared: true, skipped: false };
   }
 
   /** The device clock's reading: the time up to which its log is complete at the download that follows. */
@@ -120,7 +125,12 @@ export class LogSync {
     return typeof count === 'number' ? count : ((await commands.readLogs?.call(commands))?.length ?? -1);
   }
 
-  private commit(records: readonly DeviceLogRecord[], deviceNow: number | null): { read: number; recorded: number; newEpoch: boolean } {
+  /**
+   * Commits the records past the cursor, a chunk per transaction with the
+   * cursor moved in each, while the outbox has room. `complete` is false when
+   * it filled before the last record: the rest wait on the device.
+   */
+  private commit(records: readonly DeviceLogRecord[], deviceNow: number | null): { read: number; recorded: number; newEpoch: boolean; complete: boolean } {
     const { outbox, deviceId, clocks } = this.options;
     const stored = outbox.logCursor(deviceId);
     const continues =
@@ -130,21 +140,25 @@ export class LogSync {
       (stored.position === 0 ? stored.lastHash === null : recordHash(records[stored.position - 1]!) === stored.lastHash);
     const base: LogCursor = continues ? stored : { serial: this.serial ?? null, epoch: (stored?.epoch ?? 0) + 1, position: 0, lastHash: null };
     if (!continues && stored) this.log.warn({ previous: stored, records: records.length }, 'the device log changed underneath the cursor; reading it from its start');
-    const fresh = records.slice(base.position);
     const receivedAt = Date.now();
-    const taps: DeviceTap[] = fresh.map((record) => ({
-      method: record.method,
-      subject: record.subject,
-      deviceTime: record.deviceTime,
-      deviceKey: record.deviceKey,
-    }));
-    const suspect = fresh.filter((record) => clocks.isSuspect(deviceId, record.deviceTime, receivedAt, true)).length;
+    let recorded = 0;
+    let position = base.position;
+    let suspect = 0;
+    // A new epoch is saved even when the log is empty, so the next read continues from it.
+    do {
+      if (position > base.position && !this.options.mayStore()) break;
+      const chunk = records.slice(position, position + COMMIT_CHUNK);
+      const taps: DeviceTap[] = chunk.map((record) => ({ method: record.method, subject: record.subject, deviceTime: record.deviceTime, deviceKey: record.deviceKey }));
+      suspect += chunk.filter((record) => clocks.isSuspect(deviceId, record.deviceTime, receivedAt, true)).length;
+      position += chunk.length;
+      const last = records[position - 1];
+      recorded += outbox.recordLogRead(deviceId, taps, { serial: base.serial, epoch: base.epoch, position, lastHash: last ? recordHash(last) : null });
+    } while (position < records.length);
     if (suspect > 0) this.log.warn({ suspect }, 'log records stamped by a clock more than 5 minutes off (kept as stamped)');
-    const last = records.at(-1);
-    const cursor: LogCursor = { serial: this.serial ?? null, epoch: base.epoch, position: records.length, lastHash: last ? recordHash(last) : null };
-    const recorded = outbox.recordLogRead(deviceId, taps, cursor);
-    if (deviceNow !== null) outbox.noteWatermarkCandidate(deviceId, deviceNow);
+    const complete = position === records.length;
+    if (complete && deviceNow !== null) outbox.noteWatermarkCandidate(deviceId, deviceNow);
+    if (!complete) this.log.warn({ committed: position, records: records.length }, 'outbox full: the rest of the device log stays on the device');
     if (recorded > 0) this.options.onRecorded();
-    return { read: records.length, recorded, newEpoch: !continues && stored !== null };
+    return { read: records.length, recorded, newEpoch: !continues && stored !== null, complete };
   }
 }

@@ -9,6 +9,8 @@ export interface TcpProxy {
   readonly connections: number;
   /** Cuts the link: every open connection is destroyed at once, and new ones are refused until restore(). */
   cut(): void;
+  /** A black hole: connections stay open but every byte is dropped, both ways, until restore(). */
+  stall(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -21,6 +23,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }, { up = true }: { up?: boolean } = {}): Promise<TcpProxy> {
   const open = new Set<Socket>();
   let linkUp = up;
+  let stalled = false;
   let connections = 0;
   const server: Server = createServer((client) => {
     if (!linkUp) {
@@ -39,8 +42,8 @@ export async function startTcpProxy(target: { host: string; port: number }, { up
         upstream.destroy();
       });
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (bytes: Buffer) => void (stalled || upstream.write(bytes)));
+    upstream.on('data', (bytes: Buffer) => void (stalled || client.write(bytes)));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();
@@ -57,8 +60,12 @@ export async function startTcpProxy(target: { host: string; port: number }, { up
       linkUp = false;
       for (const socket of open) socket.destroy();
     },
+    stall() {
+      stalled = true;
+    },
     restore() {
       linkUp = true;
+      stalled = false;
     },
     close() {
       linkUp = false;
