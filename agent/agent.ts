@@ -9,6 +9,9 @@ import { Outbox } from './outbox/outbox.js';
 import { SyncReporter } from './uplink/syncReporter.js';
 import { Uplink } from './uplink/uplink.js';
 
+/** How often the outbox's disk budget is checked besides on each tap, ms. */
+const DISK_CHECK_MS = 1_000;
+
 export interface Agent {
   outbox: Outbox;
   uplink: Uplink;
@@ -32,7 +35,11 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   const outbox = new Outbox(config.dataDir);
   const integrity = outbox.integrityCheck();
   if (integrity !== 'ok') log.error({ integrity }, 'outbox integrity check failed');
-  const budget = new DiskBudget(config.disk, () => outbox.usedBytes(), config.dataDir, log, () => uplink.publishHealthNow());
+  const budget = new DiskBudget(config.disk, () => outbox.usedBytes(), config.dataDir, log, ({ level }) => {
+    uplink.publishHealthNow();
+    // Room again: the devices that kept their records are read now, not at their next poll.
+    if (level === 'ok' || level === 'alarm') void devices.syncLogs();
+  });
   const clocks = new DeviceClocks(log);
   // The devices and the uplink refer to each other; neither calls the other before both exist.
   const devices = new DeviceManager({
@@ -63,6 +70,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   });
   uplink.start();
   watermarks.start(config.uplink.syncIntervalMs);
+  budget.start(DISK_CHECK_MS);
 
   let identity = config.identity;
   let renewTimer: NodeJS.Timeout | undefined;
@@ -100,6 +108,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     stopped = true;
     clearTimeout(renewTimer);
     watermarks.stop();
+    budget.stop();
     await uplink.stop();
     outbox.close();
     throw error;
@@ -118,6 +127,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       stopped = true;
       clearTimeout(renewTimer);
       watermarks.stop();
+      budget.stop();
       await devices.stop();
       await uplink.stop();
       outbox.close();

@@ -62,14 +62,28 @@ export class LogSync {
   private readonly log: Logger;
   private serial: string | null | undefined;
   private running: Promise<LogSyncResult> | null = null;
+  /** A read was asked for while one ran: it may have started before what the caller knows (room in the outbox, say). */
+  private again = false;
 
   constructor(private readonly options: LogSyncOptions) {
     this.log = options.logger.child({ ns: 'agent:logs', device: options.deviceId });
   }
 
-  /** One read (and clear, when due). Concurrent calls share the read in progress. */
+  /** One read (and clear, when due). A call during a read gets a further read after it, with that one's result. */
   sync({ setClock = false }: { setClock?: boolean } = {}): Promise<LogSyncResult> {
-    this.running ??= this.syncOnce(setClock).finally(() => (this.running = null));
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    const run = async (): Promise<LogSyncResult> => {
+      let result = await this.syncOnce(setClock);
+      while (this.again) {
+        this.again = false;
+        result = await this.syncOnce(false);
+      }
+      return result;
+    };
+    this.running = run().finally(() => (this.running = null));
     return this.running;
   }
 

@@ -47,6 +47,7 @@ export class DiskBudget {
   private filesystemFree: number | null = null;
   private filesystemCheckedAt = -Infinity;
   private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly settings: DiskBudgetSettings,
@@ -57,6 +58,16 @@ export class DiskBudget {
     private readonly onChange: (status: DiskStatus) => void = () => {},
   ) {
     this.log = logger.child({ ns: 'agent:disk' });
+  }
+
+  /** Checks every `intervalMs`, so a level that falls as the backlog drains is seen without waiting for a tap. */
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => this.check(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 
   /** The level now; logs and reports a change. */
@@ -71,9 +82,12 @@ export class DiskBudget {
     const status: DiskStatus = { level, usedBytes, maxBytes, filesystemFreeBytes: free };
     if (level !== this.level) {
       const worse = LEVELS.indexOf(level) > LEVELS.indexOf(this.level);
+      // `level` is pino's own field.
+      const fields = { disk: level, usedBytes, maxBytes, filesystemFreeBytes: free };
+      // A jump past the alarm (one large commit) still raises it.
+      if (worse && this.level === 'ok' && level !== 'alarm') this.log.error({ ...fields, disk: 'alarm' }, 'outbox disk alarm');
       this.level = level;
-      const fields = { level, usedBytes, maxBytes, filesystemFreeBytes: free };
-      if (worse && level !== 'ok') this.log.error(fields, `outbox disk ${level}`);
+      if (worse) this.log.error(fields, `outbox disk ${level}`);
       else this.log.warn(fields, `outbox disk back to ${level}`);
       this.onChange(status);
     }
