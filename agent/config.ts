@@ -78,7 +78,7 @@ export function agentDefaults(): Omit<AgentConfig, 'agentId' | 'campusId' | 'mqt
     },
     disk: diskBudgetDefaults(),
     deviceLogs: deviceLogDefaults(),
-    admin: { host: '127.0.0.1', port: 8181 },
+    admin: null,
     debounceMs: 30_000,
     logLevel: 'info',
   };

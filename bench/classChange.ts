@@ -21,7 +21,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { generateCampus, importFiles } from '../fixtures/generate.js';
 import { startHub } from '../hub/app.js';
 import { hubDefaults } from '../hub/config.js';
@@ -30,20 +29,8 @@ import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub, type CampushubProcess } from '../test/support/processes.js';
 import { loadGeneratedFiles } from '../cli/start/fixtures.js';
 import { busiestSlot, openClassChangeSessions, planTaps } from './campus.js';
+import { DEFAULT_POSTGRES, postgresReachable } from './benchHub.js';
 import { round } from './report.js';
-
-const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function postgresReachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function keyFile(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'campushub-bench-keys-')), 'keys.json');

@@ -20,6 +20,7 @@ interface ManagedDevice {
   /** Reads the device's own log, for devices that keep one. */
   logSync?: LogSync;
   logTimer?: NodeJS.Timeout;
+  logRetry?: NodeJS.Timeout;
   lastLogSync?: { at: string; result?: LogSyncResult; error?: string };
 }
 
@@ -43,6 +44,9 @@ export function deviceLogDefaults(): DeviceLogSettings {
 export class OutboxFullError extends Error {
   override readonly name = 'OutboxFullError';
 }
+
+/** A failed log read is tried again after this long, ms, not only at the next poll. */
+const LOG_RETRY_MS = 10_000;
 
 /** Backoff between attempts to open a device whose driver refused to open (ms). */
 const REOPEN_BASE_MS = 1_000;
@@ -149,7 +153,11 @@ export class DeviceManager {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       device.lastLogSync = { at: new Date().toISOString(), error: message };
-      if (!this.stopped) this.log.warn({ device: device.config.id, err: message }, 'reading the device log failed; it is read again later');
+      if (this.stopped) return false;
+      this.log.warn({ device: device.config.id, err: message, retryInMs: LOG_RETRY_MS }, 'reading the device log failed; reading it again');
+      clearTimeout(device.logRetry);
+      device.logRetry = setTimeout(() => void this.syncLog(device, setClock), Math.min(LOG_RETRY_MS, this.options.logs?.pollMs ?? LOG_RETRY_MS));
+      device.logRetry.unref();
       return false;
     }
   }
@@ -224,6 +232,7 @@ export class DeviceManager {
     for (const device of this.managed) {
       clearTimeout(device.retryTimer);
       clearInterval(device.logTimer);
+      clearTimeout(device.logRetry);
     }
     await Promise.all(this.managed.splice(0).map(({ driver }) => driver.close()));
   }

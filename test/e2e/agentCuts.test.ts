@@ -26,7 +26,6 @@ test(`the link to the hub is cut ${CUTS} times and stalled once under steady loa
       { id: 'door-q', kind: 'qr', url: `tcp://127.0.0.1:${scanner.address().port}?ack=1` },
       { id: 'door-z', kind: 'zk', url: terminal.url('tcp') },
     ],
-    overrides: { debounceMs: 0 },
   });
   await waitFor(() => agent.devices.health().every((device) => device.state === 'ready') && agent.uplink.connected, { message: 'devices and uplink ready' });
 

@@ -26,7 +26,7 @@ test('a full outbox raises the alarm, stops reading the terminal log, refuses sc
   const proxy = await proxyToHub(t, hub, { up: false });
   const terminal = await startTerminal(t, 'DISKFULL1');
   punchedEarlier(terminal, 'LOG-', LOG_RECORDS, 8);
-  const scanner = await startQrScannerSimulator({ listen: { host: '127.0.0.1', port: 0 }, ackMode: true, ackTimeoutMs: 500 });
+  const scanner = await startQrScannerSimulator({ listen: { host: '127.0.0.1', port: 0 }, ackMode: true });
   t.after(() => scanner.stop());
   let naks = 0;
   scanner.on('nak', () => naks++);
@@ -42,7 +42,7 @@ test('a full outbox raises the alarm, stops reading the terminal log, refuses sc
       { id: 'door-zk', kind: 'zk', url: terminal.url('tcp') },
       { id: 'door-qr', kind: 'qr', url: `tcp://127.0.0.1:${scanner.address().port}?ack=1` },
     ],
-    overrides: { disk: { maxBytes, reservedBytes: 150_000, alarmRatio: 0.8 }, debounceMs: 0 },
+    overrides: { disk: { maxBytes, reservedBytes: 150_000, alarmRatio: 0.8 } },
   });
   const levelsLogged = () => agent.logs.filter((line) => line.ns === 'agent:disk').map((line) => line.level);
 
