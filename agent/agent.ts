@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { startAdminServer, type AdminServer } from './admin/server.js';
 import { DeviceClocks } from './clock/deviceClocks.js';
 import { createCommandRunner } from './commands.js';
 import type { AgentConfig } from './config.js';
@@ -19,6 +20,8 @@ export interface Agent {
   budget: DiskBudget;
   clocks: DeviceClocks;
   watermarks: SyncReporter;
+  /** The local admin server, when configured. */
+  admin: AdminServer | undefined;
   /** The current identity, when the agent is enrolled (it changes on renewal). */
   identity(): AgentIdentity | undefined;
   /** Renews the certificate now (the timer does this at two thirds of its lifetime). */
@@ -113,7 +116,14 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     outbox.close();
     throw error;
   }
-  log.info({ agentId: config.agentId, campusId: config.campusId, devices: config.devices.length, outbox: outbox.path }, 'agent started');
+  // The doors matter more than the admin page: a port already taken is logged, and the agent runs without it.
+  const admin = config.admin
+    ? await startAdminServer({ outbox, uplink, devices, budget, clocks }, config.admin, log).catch((error: Error) => {
+        log.error({ err: error.message, ...config.admin }, 'the admin server did not start');
+        return undefined;
+      })
+    : undefined;
+  log.info({ agentId: config.agentId, campusId: config.campusId, devices: config.devices.length, outbox: outbox.path, admin: admin?.url }, 'agent started');
   return {
     outbox,
     uplink,
@@ -121,6 +131,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     budget,
     clocks,
     watermarks,
+    admin,
     identity: () => identity,
     renewNow,
     async stop() {
@@ -128,6 +139,7 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       clearTimeout(renewTimer);
       watermarks.stop();
       budget.stop();
+      await admin?.close();
       await devices.stop();
       await uplink.stop();
       outbox.close();

@@ -6,6 +6,8 @@ const BENCHMARKS: Record<string, () => Promise<{ run(args: string[]): Promise<un
   ingest: () => import('./ingest.js'),
   'zk-logs': () => import('./zkLogs.js'),
   'class-change': () => import('./classChange.js'),
+  drain: () => import('./drain.js'),
+  'agent-footprint': () => import('./agentFootprint.js'),
 };
 
 const [name, ...args] = process.argv.slice(2);

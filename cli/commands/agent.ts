@@ -14,10 +14,34 @@ export const agentCommand: Command = {
       multiple: true,
       description: 'A door device as KIND:ID=URL, repeatable, e.g. qr:door-204=tcp://127.0.0.1:7001?ack=1',
     },
+    config: {
+      type: 'string',
+      env: 'CAMPUSHUB_AGENT_CONFIG',
+      description: 'A JSON agent config file: devices and settings (deploy/agent.example.json); options given here win',
+    },
+    'admin-port': {
+      type: 'string',
+      default: '8181',
+      env: 'CAMPUSHUB_AGENT_ADMIN_PORT',
+      description: 'Port of the local admin server on 127.0.0.1 (health, metrics, devices, backlog); 0 any free port, off none (default 8181)',
+    },
     'log-level': { type: 'string', default: 'info', env: 'LOG_LEVEL', description: 'trace, debug, info, warn, error or silent (default info)' },
   },
   async run(args) {
     const { runAgent } = await import('../start/agent.js');
     return runAgent(args);
+  },
+};
+
+export const agentStatusCommand: Command = {
+  name: 'agent-status',
+  summary: 'Show a running agent\'s health, backlog, disk, devices and clocks from its local admin server',
+  usage: 'agent-status [--admin-url URL]',
+  options: {
+    'admin-url': { type: 'string', default: 'http://127.0.0.1:8181', env: 'CAMPUSHUB_AGENT_ADMIN_URL', description: 'The agent\'s admin server (default http://127.0.0.1:8181)' },
+  },
+  async run(args) {
+    const { runAgentStatus } = await import('../start/agent.js');
+    return runAgentStatus(args);
   },
 };

@@ -1,4 +1,4 @@
-import { agentCommand } from './agent.js';
+import { agentCommand, agentStatusCommand } from './agent.js';
 import { auditCommand } from './audit.js';
 import { agentEnrollCommand } from './agentEnroll.js';
 import type { Command } from './command.js';
@@ -17,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   hubCommand,
   agentCommand,
   agentEnrollCommand,
+  agentStatusCommand,
   simCommand,
   deviceCommand,
   demoCommand,

@@ -64,10 +64,6 @@ async function burstWithKills(t: TestContext, hubReachable: boolean): Promise<vo
   t.after(() => outbox.close());
   integrity.push(outbox.integrityCheck());
   assert.deepEqual(integrity, Array(KILLS + 1).fill('ok'), 'PRAGMA integrity_check after every restart');
-  if (process.env.DBG) {
-    const dup = await hub.db.query(`select subject, device_id, device_key, device_time, received_at from events where subject in (select subject from events group by subject having count(*) > 1) or subject !~ '^P[01]-[0-9]+$' order by subject`);
-    console.log(JSON.stringify(dup.rows, null, 1));
-  }
   assert.deepEqual(await hubCounts(hub), { rows: PUNCHES, keys: PUNCHES, subjects: PUNCHES }, 'the hub has exactly the punches made');
   assert.equal(outbox.stats().depth, 0);
 }
