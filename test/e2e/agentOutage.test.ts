@@ -22,7 +22,7 @@ test(`the hub is down through a day of ${DAY_TAPS} taps: the backlog drains with
   });
 
   // The day's logs are read into the outbox while the hub is unreachable.
-  await waitFor(() => agent.outbox.stats().depth === DAY_TAPS, { timeoutMs: 120_000, message: `all ${DAY_TAPS} log records in the outbox` });
+  await waitFor(() => agent.outbox.stats().depth === DAY_TAPS, { timeoutMs: SOAK ? 600_000 : 120_000, message: `all ${DAY_TAPS} log records in the outbox` });
   for (let index = 0; index < LIVE_PUNCHES; index++) for (const [n, terminal] of terminals.entries()) terminal.punch(`LIVE${n}-${index}`);
   const total = DAY_TAPS + LIVE_PUNCHES * TERMINALS;
   await waitFor(() => agent.outbox.stats().depth === total, { message: 'the live punches in the outbox' });
@@ -33,7 +33,7 @@ test(`the hub is down through a day of ${DAY_TAPS} taps: the backlog drains with
   assert.equal((await hubCounts(hub)).rows, 0, 'nothing reached the hub during the outage');
 
   proxy.restore();
-  await waitFor(() => agent.outbox.stats().depth === 0 && agent.uplink.inFlightCount === 0, { timeoutMs: 240_000, message: 'the backlog to drain' });
+  await waitFor(() => agent.outbox.stats().depth === 0 && agent.uplink.inFlightCount === 0, { timeoutMs: SOAK ? 900_000 : 240_000, message: 'the backlog to drain' });
   assert.deepEqual(await hubCounts(hub), { rows: total, keys: total, subjects: total });
   assert.equal(agent.outbox.integrityCheck(), 'ok');
 
