@@ -45,3 +45,21 @@ export const agentStatusCommand: Command = {
     return runAgentStatus(args);
   },
 };
+
+export const agentDiscardCommand: Command = {
+  name: 'agent-discard',
+  summary: 'Delete undelivered events from an agent\'s outbox, for good, recording who and why (the only way they leave unacknowledged)',
+  usage: 'agent-discard --from-seq N --to-seq M --actor NAME --reason TEXT --yes [--data-dir DIR]',
+  options: {
+    'data-dir': { type: 'string', default: './data/agent', env: 'CAMPUSHUB_AGENT_DATA_DIR', description: 'Where the outbox lives (default ./data/agent)' },
+    'from-seq': { type: 'string', description: 'First outbox sequence number to delete (see /backlog and the outbox) (required)' },
+    'to-seq': { type: 'string', description: 'Last outbox sequence number to delete (required)' },
+    actor: { type: 'string', description: 'Who decided this, recorded with the discard (required)' },
+    reason: { type: 'string', description: 'Why, recorded with the discard (required)' },
+    yes: { type: 'boolean', default: false, description: 'Confirm: these attendance events will never reach the hub' },
+  },
+  async run(args) {
+    const { runAgentDiscard } = await import('../start/agent.js');
+    return runAgentDiscard(args);
+  },
+};

@@ -1,4 +1,4 @@
-import { agentCommand, agentStatusCommand } from './agent.js';
+import { agentCommand, agentDiscardCommand, agentStatusCommand } from './agent.js';
 import { auditCommand } from './audit.js';
 import { agentEnrollCommand } from './agentEnroll.js';
 import type { Command } from './command.js';
@@ -18,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   agentCommand,
   agentEnrollCommand,
   agentStatusCommand,
+  agentDiscardCommand,
   simCommand,
   deviceCommand,
   demoCommand,

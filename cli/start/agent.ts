@@ -3,9 +3,10 @@ import { startSystemdNotifier } from '../../agent/admin/systemd.js';
 import { agentDefaults, parseDeviceSpec, type AgentConfig } from '../../agent/config.js';
 import { applyConfigFile, readAgentConfigFile } from '../../agent/configFile.js';
 import { identityDir, loadIdentity } from '../../agent/identity.js';
+import { Outbox } from '../../agent/outbox/outbox.js';
 import pino from 'pino';
 import type { ParsedArgs } from '../commands/command.js';
-import { logLevelArg, portArg, requiredArg, stringArg, untilSignal, UsageError } from './args.js';
+import { integerArg, logLevelArg, portArg, requiredArg, stringArg, untilSignal, UsageError } from './args.js';
 
 const DEFAULT_IDS = { 'agent-id': 'agent-1', 'campus-id': 'main' } as const;
 
@@ -75,4 +76,21 @@ export async function runAgentStatus(args: ParsedArgs): Promise<number> {
   const status = (await response.json()) as { status?: string };
   console.log(JSON.stringify(status, null, 2));
   return status.status === 'ok' ? 0 : 1;
+}
+
+/** `campushub agent-discard`: the operator's explicit, recorded deletion of undelivered events. */
+export async function runAgentDiscard(args: ParsedArgs): Promise<number> {
+  const range = { fromSeq: integerArg(args, 'from-seq', 1, Number.MAX_SAFE_INTEGER), toSeq: integerArg(args, 'to-seq', 1, Number.MAX_SAFE_INTEGER) };
+  if (range.toSeq < range.fromSeq) throw new UsageError('--to-seq must not be below --from-seq');
+  const actor = requiredArg(args, 'actor');
+  const reason = requiredArg(args, 'reason');
+  if (args.values.yes !== true) throw new UsageError('deleting undelivered attendance events needs --yes; they will never reach the hub');
+  const outbox = new Outbox(requiredArg(args, 'data-dir'));
+  try {
+    const discarded = outbox.discardUndelivered(range, actor, reason);
+    console.log(JSON.stringify({ discarded, ...range, actor, reason }));
+    return 0;
+  } finally {
+    outbox.close();
+  }
 }
