@@ -38,6 +38,9 @@ export const TapEvent = Type.Object(
       Type.String({ minLength: 1, maxLength: 200, description: 'stable key of a device log record, for devices with logs' }),
     ),
     score: Type.Optional(Type.Number({ minimum: 0, maximum: 100000 })),
+    clockSuspect: Type.Optional(
+      Type.Literal(true, { description: 'the device clock was more than 5 minutes off when it stamped this tap; deviceTime is kept as stamped' }),
+    ),
   },
   { additionalProperties: false },
 );

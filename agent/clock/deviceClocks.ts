@@ -68,15 +68,14 @@ export class DeviceClocks {
     return deviceTime;
   }
 
-  /**
-   * True when a tap's device time is suspect: a realtime tap stamped more than
-   * 5 minutes from its receipt, or a log record read while the device's clock
-   * was more than 5 minutes off.
-   */
-  isSuspect(deviceId: string, deviceTime: Date | null, receivedAt: number, fromLog: boolean): boolean {
-    if (!deviceTime) return false;
-    if (fromLog) return this.readings.get(deviceId)?.flagged ?? false;
-    return Math.abs(deviceTime.getTime() - receivedAt) > CLOCK_FLAG_MS;
+  /** A live tap is suspect when stamped more than 5 minutes from its receipt. */
+  isStampSuspect(deviceTime: Date | null, receivedAt: number): boolean {
+    return deviceTime !== null && Math.abs(deviceTime.getTime() - receivedAt) > CLOCK_FLAG_MS;
+  }
+
+  /** Log records are suspect when the device's clock was more than 5 minutes off at its last reading (before any setting). */
+  isFlagged(deviceId: string): boolean {
+    return this.readings.get(deviceId)?.flagged ?? false;
   }
 
   all(): ClockReading[] {

@@ -154,16 +154,22 @@ export class LogSync {
       (stored.position === 0 ? stored.lastHash === null : recordHash(records[stored.position - 1]!) === stored.lastHash);
     const base: LogCursor = continues ? stored : { serial: this.serial ?? null, epoch: (stored?.epoch ?? 0) + 1, position: 0, lastHash: null };
     if (!continues && stored) this.log.warn({ previous: stored, records: records.length }, 'the device log changed underneath the cursor; reading it from its start');
-    const receivedAt = Date.now();
     let recorded = 0;
     let position = base.position;
+    const suspectClock = clocks.isFlagged(deviceId);
     let suspect = 0;
     // A new epoch is saved even when the log is empty, so the next read continues from it.
     do {
       if (position > base.position && !this.options.mayStore()) break;
       const chunk = records.slice(position, position + COMMIT_CHUNK);
-      const taps: DeviceTap[] = chunk.map((record) => ({ method: record.method, subject: record.subject, deviceTime: record.deviceTime, deviceKey: record.deviceKey }));
-      suspect += chunk.filter((record) => clocks.isSuspect(deviceId, record.deviceTime, receivedAt, true)).length;
+      const taps: DeviceTap[] = chunk.map((record) => ({
+        method: record.method,
+        subject: record.subject,
+        deviceTime: record.deviceTime,
+        deviceKey: record.deviceKey,
+        ...(suspectClock && record.deviceTime ? { clockSuspect: true } : {}),
+      }));
+      if (suspectClock) suspect += chunk.length;
       position += chunk.length;
       const last = records[position - 1];
       recorded += outbox.recordLogRead(deviceId, taps, { serial: base.serial, epoch: base.epoch, position, lastHash: last ? recordHash(last) : null });

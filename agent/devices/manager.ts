@@ -203,9 +203,8 @@ export class DeviceManager {
     if (!this.mayStore(device)) {
       throw new OutboxFullError(`the outbox is full; device ${config.id} ${device.driver.capabilities.logs ? 'keeps the record in its log' : 'must refuse the tap'}`);
     }
-    if (event.type === 'identified' && this.options.clocks?.isSuspect(config.id, event.deviceTime, Date.now(), false)) {
-      this.log.warn({ device: config.id, deviceTime: event.deviceTime?.toISOString() }, 'tap stamped more than 5 minutes from its receipt (kept as stamped)');
-    }
+    const clockSuspect = event.type === 'identified' && (this.options.clocks?.isStampSuspect(event.deviceTime, Date.now()) ?? false);
+    if (clockSuspect) this.log.warn({ device: config.id, deviceTime: event.deviceTime?.toISOString() }, 'tap stamped more than 5 minutes from its receipt (kept as stamped, flagged)');
     const outcome =
       event.type === 'scanned'
         ? // A reader without a log of its own resends or rescans freely: repeats are debounced.
@@ -213,7 +212,7 @@ export class DeviceManager {
         : // A terminal logs each punch with its own key; the hub deduplicates by that key.
           this.options.outbox.recordTap(
             config.id,
-            { method: event.method, subject: event.subject, deviceTime: event.deviceTime, deviceKey: event.deviceKey, score: event.score },
+            { method: event.method, subject: event.subject, deviceTime: event.deviceTime, deviceKey: event.deviceKey, score: event.score, clockSuspect },
             0,
           );
     if (outcome.recorded) this.options.onRecorded();

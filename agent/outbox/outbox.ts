@@ -110,6 +110,8 @@ export interface DeviceTap {
   deviceTime: Date | null;
   deviceKey?: string;
   score?: number;
+  /** The device clock was more than 5 minutes off (agent/clock/deviceClocks.ts); the device time is kept as stamped. */
+  clockSuspect?: boolean;
 }
 
 export class Outbox {
@@ -298,6 +300,7 @@ export class Outbox {
       receivedAt: new Date(now).toISOString(),
       ...(tap.deviceKey !== undefined ? { deviceKey: tap.deviceKey } : {}),
       ...(tap.score !== undefined ? { score: tap.score } : {}),
+      ...(tap.clockSuspect ? { clockSuspect: true as const } : {}),
     };
     this.enqueue(event);
     if (debounceMs > 0) {
