@@ -3,7 +3,10 @@
  * --devices simulated door devices, each tapped --rate times a second, for
  * --seconds after a warm-up.
  *
- *   npm run bench -- agent-footprint [--devices 50] [--rate 2] [--seconds 60] [--zk-share 0.2]
+ *   npm run bench -- agent-footprint [--devices 50] [--rate 2] [--seconds 60] [--zk-share 0.2] [--built]
+ *
+ * --built runs the agent from the `npm run build` bundle, as production does,
+ * instead of from source through tsx (whose compiler adds about 30 MB).
  *
  * A share of the devices (--zk-share) are ZK terminals (realtime punches,
  * log read at connect), the rest QR readers in ACK mode. The simulators and
@@ -35,6 +38,7 @@ export async function run(argv: string[]) {
       rate: { type: 'string', default: '2' },
       seconds: { type: 'string', default: '60' },
       'zk-share': { type: 'string', default: '0.2' },
+      built: { type: 'boolean', default: false },
     },
   });
   const devices = Number(values.devices);
@@ -73,6 +77,7 @@ export async function run(argv: string[]) {
     const agent = spawnCampushub(
       ['agent', '--agent-id', 'bench-footprint', '--campus-id', 'main', '--mqtt-url', hub.mqttUrl, '--data-dir', agentDir, ...specs.flatMap((spec) => ['--device', spec])],
       { LOG_LEVEL: 'warn' },
+      { built: values.built === true },
     );
     await agent.ready;
     let taps = 0;
@@ -110,7 +115,7 @@ export async function run(argv: string[]) {
       benchmark: 'agent-footprint',
       node: process.version,
       cpus: availableParallelism(),
-      settings: { devices, zkTerminals: terminals.length, qrReaders: scanners.length, tapsPerDevicePerSecond: rate, seconds, warmUpSeconds: WARM_UP_MS / 1000 },
+      settings: { agentFrom: values.built ? 'dist (npm run build)' : 'source (tsx)', devices, zkTerminals: terminals.length, qrReaders: scanners.length, tapsPerDevicePerSecond: rate, seconds, warmUpSeconds: WARM_UP_MS / 1000 },
       taps: { made: tapped, committedAtHub: delivered, perSecond: round(tapped / seconds) },
       agent: {
         rssMiB: { mean: mib(samples.reduce((sum, sample) => sum + sample.rssBytes, 0) / samples.length), max: mib(Math.max(...samples.map((sample) => sample.rssBytes))), peak: mib(last.peakRssBytes) },
