@@ -1,13 +1,20 @@
 import pino, { type Logger } from 'pino';
+import { startAdminServer, type AdminServer } from './admin/server.js';
+import { DeviceClocks } from './clock/deviceClocks.js';
 import { createCommandRunner } from './commands.js';
 import { ConfigDocuments } from './configDocuments/configDocuments.js';
 import { createDriver } from '../drivers/index.js';
 import type { AgentConfig } from './config.js';
 import { DeviceManager } from './devices/manager.js';
 import { renewIdentity, renewalDueAt, type AgentIdentity } from './identity.js';
+import { DiskBudget } from './outbox/diskBudget.js';
 import { Outbox } from './outbox/outbox.js';
+import { SyncReporter } from './uplink/syncReporter.js';
 import { Uplink } from './uplink/uplink.js';
 import { openVaultServices, type VaultServices } from './vault/index.js';
+
+/** How often the outbox's disk budget is checked besides on each tap, ms. */
+const DISK_CHECK_MS = 1_000;
 
 export interface Agent {
   outbox: Outbox;
@@ -17,6 +24,11 @@ export interface Agent {
   vault: VaultServices;
   /** Remote configuration documents from the hub. */
   configDocuments: ConfigDocuments;
+  budget: DiskBudget;
+  clocks: DeviceClocks;
+  watermarks: SyncReporter;
+  /** The local admin server, when configured. */
+  admin: AdminServer | undefined;
   /** The current identity, when the agent is enrolled (it changes on renewal). */
   identity(): AgentIdentity | undefined;
   /** Renews the certificate now (the timer does this at two thirds of its lifetime). */
@@ -45,6 +57,12 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
       deviceStates: (): { id: string; state: string }[] => devices.health(),
     },
   });
+  const budget = new DiskBudget(config.disk, () => outbox.usedBytes(), config.dataDir, log, ({ level }) => {
+    uplink.publishHealthNow();
+    // Room again: the devices that kept their records are read now, not at their next poll.
+    if (level === 'ok' || level === 'alarm') void devices.syncLogs();
+  });
+  const clocks = new DeviceClocks(log);
   // The devices and the uplink refer to each other; neither calls the other before both exist.
   const devices: DeviceManager = new DeviceManager({
     devices: configDocuments.devices(),
@@ -52,7 +70,11 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     debounceMs: config.debounceMs,
     logger: log,
     onRecorded: () => uplink.pump(),
+    budget,
+    clocks,
+    logs: config.deviceLogs,
   });
+  const watermarks = new SyncReporter(outbox, { publishOn: (channel, body) => uplink.publishOn(channel, body) }, (now) => devices.noteWatermarkCandidates(now));
   const uplink = new Uplink({
     address: { campusId: config.campusId, agentId: config.agentId },
     mqttUrl: config.mqttUrl,
@@ -62,8 +84,15 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
     logger: log,
     devices: () => devices.health(),
     runCommand: createCommandRunner(outbox, log, () => uplink.pump(), { ...vault.handlers, 'config.apply': ({ document }) => configDocuments.apply(document) }),
+    healthExtras: () => ({
+      disk: budget.check(),
+      clocks: clocks.all().map(({ deviceId, offsetMs, measuredAt, flagged }) => ({ deviceId, offsetMs, measuredAt, flagged })),
+    }),
+    onConnected: () => watermarks.resend(),
   });
   uplink.start();
+  watermarks.start(config.uplink.syncIntervalMs);
+  budget.start(DISK_CHECK_MS);
 
   let identity = config.identity;
   let renewTimer: NodeJS.Timeout | undefined;
@@ -101,23 +130,39 @@ export async function startAgent(config: AgentConfig, logger?: Logger): Promise<
   } catch (error) {
     stopped = true;
     clearTimeout(renewTimer);
+    watermarks.stop();
+    budget.stop();
     await uplink.stop();
     vault.close();
     outbox.close();
     throw error;
   }
-  log.info({ agentId: config.agentId, campusId: config.campusId, devices: configDocuments.devices().length, outbox: outbox.path }, 'agent started');
+  // The doors matter more than the admin page: a port already taken is logged, and the agent runs without it.
+  const admin = config.admin
+    ? await startAdminServer({ outbox, uplink, devices, budget, clocks }, config.admin, log).catch((error: Error) => {
+        log.error({ err: error.message, ...config.admin }, 'the admin server did not start');
+        return undefined;
+      })
+    : undefined;
+  log.info({ agentId: config.agentId, campusId: config.campusId, devices: configDocuments.devices().length, outbox: outbox.path, admin: admin?.url }, 'agent started');
   return {
     outbox,
     uplink,
     devices,
     vault,
     configDocuments,
+    budget,
+    clocks,
+    watermarks,
+    admin,
     identity: () => identity,
     renewNow,
     async stop() {
       stopped = true;
       clearTimeout(renewTimer);
+      watermarks.stop();
+      budget.stop();
+      await admin?.close();
       await devices.stop();
       await uplink.stop();
       vault.close();

@@ -1,5 +1,7 @@
 import type { Level } from 'pino';
 import type { AgentIdentity } from './identity.js';
+import { deviceLogDefaults, type DeviceLogSettings } from './devices/manager.js';
+import { diskBudgetDefaults, type DiskBudgetSettings } from './outbox/diskBudget.js';
 
 export interface DeviceConfig {
   /** The id events carry, e.g. `door-204`. */
@@ -33,7 +35,21 @@ export interface AgentConfig {
     backoffCapMs: number;
     /** Retained health message period, ms (default 30000). */
     healthIntervalMs: number;
+    /** MQTT protocol version: 5 against Mosquitto (the default), 4 for brokers without MQTT 5 (the hub's embedded aedes). */
+    mqttVersion: 4 | 5;
+    /** Keep the broker session across reconnects (default true). Delivery never depends on it. */
+    persistentSession: boolean;
+    /** Connected, batches in flight and no ack for this long (ms): the client is recycled (default 60000). */
+    watchdogMs: number;
+    /** How often delivery watermarks are reported on the `sync` channel, when they moved, ms (default 30000). */
+    syncIntervalMs: number;
   };
+  /** The outbox's disk budget (agent/outbox/diskBudget.ts). */
+  disk: DiskBudgetSettings;
+  /** Devices that keep a log of their own: polling, clearing and clocks (agent/devices/manager.ts). */
+  deviceLogs: DeviceLogSettings;
+  /** The local admin HTTP server (health, metrics, devices, backlog); port 0 picks a free one, null turns it off. */
+  admin: { host: string; port: number } | null;
   /**
    * The enrolled identity (agent/identity.ts): with it the uplink uses mutual
    * TLS (an mqtts:// URL) and renews the certificate at two thirds of its lifetime.
@@ -50,7 +66,21 @@ export interface AgentConfig {
 
 export function agentDefaults(): Omit<AgentConfig, 'agentId' | 'campusId' | 'mqttUrl' | 'dataDir' | 'devices'> {
   return {
-    uplink: { batchSize: 1000, window: 16, ackTimeoutMs: 15_000, backoffBaseMs: 1_000, backoffCapMs: 60_000, healthIntervalMs: 30_000 },
+    uplink: {
+      batchSize: 1000,
+      window: 16,
+      ackTimeoutMs: 15_000,
+      backoffBaseMs: 1_000,
+      backoffCapMs: 60_000,
+      healthIntervalMs: 30_000,
+      mqttVersion: 5,
+      persistentSession: true,
+      watchdogMs: 60_000,
+      syncIntervalMs: 30_000,
+    },
+    disk: diskBudgetDefaults(),
+    deviceLogs: deviceLogDefaults(),
+    admin: null,
     debounceMs: 30_000,
     logLevel: 'info',
   };

@@ -28,7 +28,7 @@ import { generateCampus, importFiles } from '../fixtures/generate.js';
 import { loadGeneratedFiles } from '../cli/start/fixtures.js';
 import { createTestDatabase } from '../test/support/database.js';
 import { busiestSlot, openClassChangeSessions, planTaps } from './campus.js';
-import { DEFAULT_POSTGRES, benchKeyFile, postgresReachable } from './ingest.js';
+import { DEFAULT_POSTGRES, benchKeyFile, postgresReachable } from './benchHub.js';
 import { round } from './report.js';
 
 type Backend = 'pglite' | 'postgres';
@@ -82,13 +82,14 @@ async function writeBatch(db: Db, rows: EventRow[], mode: Mode, now: number): Pr
 async function measureTapToRecord(backend: Backend, students: number, batch: number) {
   const database = await databaseFor(backend);
   const defaults = hubDefaults();
+  const keys = benchKeyFile();
   const hub = await startHub({
     ...defaults,
     http: { ...defaults.http, host: '127.0.0.1', port: 0 },
     broker: { ...defaults.broker, port: 0, security: 'development' },
     scheduler: { intervalMs: 0 },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
-    keys: { keyFile: benchKeyFile() },
+    keys: { keyFile: keys.file },
     logLevel: 'silent',
   });
   try {
@@ -134,6 +135,7 @@ async function measureTapToRecord(backend: Backend, students: number, batch: num
   } finally {
     await hub.stop();
     await database.drop();
+    keys.remove();
   }
 }
 

@@ -17,12 +17,10 @@
  * that transaction's mean duration), and what was left unmatched, by reason.
  * Postgres is BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { generateCampus, importFiles } from '../fixtures/generate.js';
 import { startHub } from '../hub/app.js';
 import { hubDefaults } from '../hub/config.js';
@@ -31,36 +29,19 @@ import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub, type CampushubProcess } from '../test/support/processes.js';
 import { loadGeneratedFiles } from '../cli/start/fixtures.js';
 import { busiestSlot, openClassChangeSessions, planTaps } from './campus.js';
+import { benchKeyFile, DEFAULT_POSTGRES, postgresReachable } from './benchHub.js';
 import { histogramMean, round } from './report.js';
-
-const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function postgresReachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function keyFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'campushub-bench-keys-')), 'keys.json');
-  writeFileSync(file, JSON.stringify({ active: 'k1', keys: { k1: randomBytes(32).toString('base64') } }), { mode: 0o600 });
-  return file;
-}
 
 async function measure(backend: 'pglite' | 'postgres', options: { students: number; seed: number; windowMs: number; agents: number }) {
   const database = await createTestDatabase(backend === 'postgres' ? (process.env.BENCH_DATABASE_URL ?? DEFAULT_POSTGRES) : '');
   const defaults = hubDefaults();
+  const keys = benchKeyFile();
   const hub = await startHub({
     ...defaults,
     http: { ...defaults.http, port: 0 },
     broker: { ...defaults.broker, port: 0, security: 'development' },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
-    keys: { keyFile: keyFile() },
+    keys: { keyFile: keys.file },
     scheduler: { ...defaults.scheduler, intervalMs: 0 },
     logLevel: 'silent',
   });
@@ -143,6 +124,7 @@ async function measure(backend: 'pglite' | 'postgres', options: { students: numb
     await hub.stop();
     await database.drop();
     for (const dir of agentDirs) rmSync(dir, { recursive: true, force: true });
+    keys.remove();
   }
 }
 

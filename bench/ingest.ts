@@ -12,12 +12,10 @@
  * Postgres is BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres.
  * The agent runs in its own process, as in production; the hub in this one.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { Outbox } from '../agent/outbox/outbox.js';
 import { startHub } from '../hub/app.js';
 import { hubDefaults } from '../hub/config.js';
@@ -29,9 +27,8 @@ import { loadGeneratedFiles } from '../cli/start/fixtures.js';
 import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub } from '../test/support/processes.js';
 import { busiestSlot, openClassChangeSessions, planTaps, type PlannedTap } from './campus.js';
+import { benchKeyFile, DEFAULT_POSTGRES, postgresReachable } from './benchHub.js';
 import { histogramMean, round } from './report.js';
-
-export const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function tapEvents(planned: readonly PlannedTap[]): TapEvent[] {
   const start = Date.now();
@@ -46,27 +43,9 @@ function tapEvents(planned: readonly PlannedTap[]): TapEvent[] {
   }));
 }
 
-export async function postgresReachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A throwaway key file: the hub seals its own secrets even in a benchmark. */
-export function benchKeyFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'campushub-bench-keys-'));
-  const file = join(dir, 'keys.json');
-  writeFileSync(file, JSON.stringify({ active: 'k1', keys: { k1: randomBytes(32).toString('base64') } }), { mode: 0o600 });
-  return file;
-}
-
 async function measureBackend(backend: 'pglite' | 'postgres', students: number, rawBatch: number) {
   const database = await createTestDatabase(backend === 'postgres' ? (process.env.BENCH_DATABASE_URL ?? DEFAULT_POSTGRES) : '');
+  const keys = benchKeyFile();
   const defaults = hubDefaults();
   const hub = await startHub({
     ...defaults,
@@ -74,7 +53,7 @@ async function measureBackend(backend: 'pglite' | 'postgres', students: number, 
     broker: { ...defaults.broker, port: 0, security: 'development' },
     scheduler: { ...defaults.scheduler, intervalMs: 0 },
     database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
-    keys: { keyFile: benchKeyFile() },
+    keys: { keyFile: keys.file },
     logLevel: 'silent',
   });
   const agentDir = mkdtempSync(join(tmpdir(), 'campushub-bench-agent-'));
@@ -147,6 +126,7 @@ async function measureBackend(backend: 'pglite' | 'postgres', students: number, 
     await hub.stop();
     await database.drop();
     rmSync(agentDir, { recursive: true, force: true });
+    keys.remove();
   }
 }
 

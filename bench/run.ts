@@ -7,6 +7,8 @@ const BENCHMARKS: Record<string, () => Promise<{ run(args: string[]): Promise<un
   'zk-logs': () => import('./zkLogs.js'),
   'class-change': () => import('./classChange.js'),
   audit: () => import('./audit.js'),
+  drain: () => import('./drain.js'),
+  'agent-footprint': () => import('./agentFootprint.js'),
 };
 
 const [name, ...args] = process.argv.slice(2);

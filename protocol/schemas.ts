@@ -38,6 +38,9 @@ export const TapEvent = Type.Object(
       Type.String({ minLength: 1, maxLength: 200, description: 'stable key of a device log record, for devices with logs' }),
     ),
     score: Type.Optional(Type.Number({ minimum: 0, maximum: 100000 })),
+    clockSuspect: Type.Optional(
+      Type.Literal(true, { description: 'the device clock was more than 5 minutes off when it stamped this tap; deviceTime is kept as stamped' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -133,6 +136,29 @@ export const AgentHealth = Type.Object(
     ),
     quarantine: Type.Object({ count: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
     devices: Type.Array(DeviceHealth, { maxItems: 1000 }),
+    /** The outbox's disk budget: `alarm` from 80%, `full` stops reading device logs, `exhausted` refuses taps. */
+    disk: Type.Optional(
+      Type.Object(
+        {
+          level: Type.Union([Type.Literal('ok'), Type.Literal('alarm'), Type.Literal('full'), Type.Literal('exhausted')]),
+          usedBytes: Type.Integer({ minimum: 0 }),
+          maxBytes: Type.Integer({ minimum: 0 }),
+          filesystemFreeBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Device clock offsets (device minus agent, ms); `flagged` past 5 minutes. */
+    clocks: Type.Optional(
+      Type.Array(
+        Type.Object({ deviceId: Id, offsetMs: Type.Integer(), measuredAt: Timestamp, flagged: Type.Boolean() }, { additionalProperties: false }),
+        { maxItems: 1000 },
+      ),
+    ),
+    /** Versions of the agent's software and the protocol it speaks. */
+    versions: Type.Optional(
+      Type.Object({ software: Type.String({ maxLength: 64 }), protocol: Type.Integer(), node: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -3,8 +3,11 @@ import { createDriver } from '../../drivers/index.js';
 import { fullJitterDelay } from '../../drivers/core/reconnect.js';
 import type { DeviceDriver, DeviceEvent } from '../../drivers/core/driver.js';
 import type { AgentHealth } from '../../protocol/index.js';
+import type { DeviceClocks } from '../clock/deviceClocks.js';
 import type { DeviceConfig } from '../config.js';
+import type { DiskBudget } from '../outbox/diskBudget.js';
 import type { Outbox } from '../outbox/outbox.js';
+import { LogSync, type LogSyncResult } from './logSync.js';
 
 interface ManagedDevice {
   config: DeviceConfig;
@@ -14,7 +17,36 @@ interface ManagedDevice {
   retryTimer?: NodeJS.Timeout;
   /** Why the last open failed, while it is being retried. */
   openError?: string;
+  /** Reads the device's own log, for devices that keep one. */
+  logSync?: LogSync;
+  logTimer?: NodeJS.Timeout;
+  logRetry?: NodeJS.Timeout;
+  lastLogSync?: { at: string; result?: LogSyncResult; error?: string };
 }
+
+/** Settings of the devices that keep a log of their own (ZK terminals). */
+export interface DeviceLogSettings {
+  /** Read each device log this often, ms (default 300000), and whenever its link comes back. */
+  pollMs: number;
+  /** Clear a device log once it holds this many records, after committing them; 0 never clears (default). */
+  clearAtRecords: number;
+  /** Set device clocks on connect and daily (default true). */
+  setClock: boolean;
+  /** How often device clocks are set again, ms (default one day). */
+  clockSyncMs: number;
+}
+
+export function deviceLogDefaults(): DeviceLogSettings {
+  return { pollMs: 300_000, clearAtRecords: 0, setClock: true, clockSyncMs: 86_400_000 };
+}
+
+/** The outbox cannot take this tap; the driver refuses it at the device (or leaves it in the device's log). */
+export class OutboxFullError extends Error {
+  override readonly name = 'OutboxFullError';
+}
+
+/** A failed log read is tried again after this long, ms, not only at the next poll. */
+const LOG_RETRY_MS = 10_000;
 
 /** Backoff between attempts to open a device whose driver refused to open (ms). */
 const REOPEN_BASE_MS = 1_000;
@@ -27,6 +59,10 @@ export interface DeviceManagerOptions {
   logger: Logger;
   /** Called after each event is committed, so the uplink can send it. */
   onRecorded(): void;
+  /** The outbox's disk budget; without one the outbox is never considered full. */
+  budget?: DiskBudget;
+  clocks?: DeviceClocks;
+  logs?: DeviceLogSettings;
 }
 
 /**
@@ -65,14 +101,93 @@ export class DeviceManager {
   private async open(device: ManagedDevice): Promise<void> {
     if (this.stopped) return;
     try {
-      await device.driver.open((event) => this.record(device.config, event));
+      await device.driver.open((event) => this.record(device, event));
       device.failedOpens = 0;
       delete device.openError;
+      this.startLogSync(device);
     } catch (error) {
       device.openError = error instanceof Error ? error.message : String(error);
       const delay = fullJitterDelay(device.failedOpens++, REOPEN_BASE_MS, REOPEN_CAP_MS);
       this.log.error({ device: device.config.id, err: device.openError, retryInMs: Math.round(delay) }, 'device did not open; retrying');
       device.retryTimer = setTimeout(() => void this.reopen(device), delay);
+    }
+  }
+
+  /** A device with a log of its own is read now (setting its clock), every pollMs, and each time its link is ready again. */
+  private startLogSync(device: ManagedDevice): void {
+    const { clocks, logs } = this.options;
+    if (!clocks || !logs || !device.driver.capabilities.logs) return;
+    device.logSync = new LogSync({
+      deviceId: device.config.id,
+      commands: device.driver.commands,
+      outbox: this.options.outbox,
+      clocks,
+      clearing: { atRecords: logs.clearAtRecords },
+      setClock: logs.setClock,
+      logger: this.log,
+      mayStore: () => this.mayStore(device),
+      onRecorded: () => this.options.onRecorded(),
+    });
+    let clockSetAt = -Infinity;
+    const run = () => {
+      const setClock = Date.now() - clockSetAt >= logs.clockSyncMs;
+      void this.syncLog(device, setClock).then((ok) => {
+        if (ok && setClock) clockSetAt = Date.now();
+      });
+    };
+    device.driver.on('state', (state) => {
+      if (state === 'ready') run();
+    });
+    device.logTimer = setInterval(run, logs.pollMs);
+    device.logTimer.unref();
+    run();
+  }
+
+  private async syncLog(device: ManagedDevice, setClock: boolean): Promise<boolean> {
+    if (!device.logSync || this.stopped) return false;
+    try {
+      const result = await device.logSync.sync({ setClock });
+      device.lastLogSync = { at: new Date().toISOString(), result };
+      if (result.recorded > 0 || result.cleared) this.log.info({ device: device.config.id, ...result }, 'read the device log');
+      return !result.skipped;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      device.lastLogSync = { at: new Date().toISOString(), error: message };
+      if (this.stopped) return false;
+      this.log.warn({ device: device.config.id, err: message, retryInMs: LOG_RETRY_MS }, 'reading the device log failed; reading it again');
+      clearTimeout(device.logRetry);
+      device.logRetry = setTimeout(() => void this.syncLog(device, setClock), Math.min(LOG_RETRY_MS, this.options.logs?.pollMs ?? LOG_RETRY_MS));
+      device.logRetry.unref();
+      return false;
+    }
+  }
+
+  /** Reads the log of every device that keeps one, now (the `pull logs` command, and tests). */
+  async syncLogs(): Promise<Record<string, LogSyncResult | { error: string }>> {
+    const results: Record<string, LogSyncResult | { error: string }> = {};
+    for (const device of this.managed) {
+      if (!device.logSync) continue;
+      await this.syncLog(device, false);
+      const last = device.lastLogSync;
+      results[device.config.id] = last?.result ?? { error: last?.error ?? 'not read' };
+    }
+    return results;
+  }
+
+  /**
+   * Devices that keep a log stop storing at `full`, so their records wait on
+   * the device; devices without one use the reserved margin until `exhausted`.
+   */
+  private mayStore(device: ManagedDevice): boolean {
+    const level = this.options.budget?.check().level ?? 'ok';
+    if (level === 'exhausted') return false;
+    return level !== 'full' || !device.driver.capabilities.logs;
+  }
+
+  /** Devices without a log of their own: every tap before now is committed, so now is a watermark candidate. */
+  noteWatermarkCandidates(now: number): void {
+    for (const device of this.managed) {
+      if (!device.driver.capabilities.logs && !device.openError) this.options.outbox.noteWatermarkCandidate(device.config.id, now);
     }
   }
 
@@ -83,7 +198,13 @@ export class DeviceManager {
     await this.open(device);
   }
 
-  private async record(config: DeviceConfig, event: DeviceEvent): Promise<void> {
+  private async record(device: ManagedDevice, event: DeviceEvent): Promise<void> {
+    const { config } = device;
+    if (!this.mayStore(device)) {
+      throw new OutboxFullError(`the outbox is full; device ${config.id} ${device.driver.capabilities.logs ? 'keeps the record in its log' : 'must refuse the tap'}`);
+    }
+    const clockSuspect = event.type === 'identified' && (this.options.clocks?.isStampSuspect(event.deviceTime, Date.now()) ?? false);
+    if (clockSuspect) this.log.warn({ device: config.id, deviceTime: event.deviceTime?.toISOString() }, 'tap stamped more than 5 minutes from its receipt (kept as stamped, flagged)');
     const outcome =
       event.type === 'scanned'
         ? // A reader without a log of its own resends or rescans freely: repeats are debounced.
@@ -91,11 +212,11 @@ export class DeviceManager {
         : // A terminal logs each punch with its own key; the hub deduplicates by that key.
           this.options.outbox.recordTap(
             config.id,
-            { method: event.method, subject: event.subject, deviceTime: event.deviceTime, deviceKey: event.deviceKey, score: event.score },
+            { method: event.method, subject: event.subject, deviceTime: event.deviceTime, deviceKey: event.deviceKey, score: event.score, clockSuspect },
             0,
           );
     if (outcome.recorded) this.options.onRecorded();
-    else this.log.debug({ device: config.id }, 'repeated scan debounced');
+    else this.log.debug({ device: config.id, reason: outcome.reason }, 'tap not recorded again');
   }
 
   /** Closes every device and runs these instead (a remote config document being applied or rolled back). */
@@ -120,7 +241,11 @@ export class DeviceManager {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const device of this.managed) clearTimeout(device.retryTimer);
+    for (const device of this.managed) {
+      clearTimeout(device.retryTimer);
+      clearInterval(device.logTimer);
+      clearTimeout(device.logRetry);
+    }
     await Promise.all(this.managed.splice(0).map(({ driver }) => driver.close()));
   }
 }

@@ -93,3 +93,47 @@ test('rows that cannot be sent are recognised, and the row id is the one sent', 
   assert.equal(readOutboxRow({ seq: 3, id, body: '[1,2]' }).ok, false);
   assert.equal(readOutboxRow({ seq: 4, id: 'not-a-uuid', body: '{}' }).ok, false);
 });
+
+test('a device log record is recorded once by its device key, and a log read moves the cursor in the same transaction', (t) => {
+  const outbox = new Outbox(tempDir(t));
+  t.after(() => outbox.close());
+  const punch = { method: 'fingerprint' as const, subject: '101', deviceTime: new Date('2026-01-05T09:00:00Z'), deviceKey: 'zk/S1/101/2026-01-05 09:00:00/1/0' };
+  assert.equal(outbox.recordTap('door-1', punch, 0).recorded, true);
+  assert.deepEqual(outbox.recordTap('door-1', punch, 0), { recorded: false, reason: 'duplicate' });
+  const cursor = { serial: 'S1', epoch: 1, position: 2, lastHash: 'h2' };
+  assert.equal(outbox.recordLogRead('door-1', [punch, { ...punch, subject: '102', deviceKey: 'zk/S1/102/2026-01-05 09:00:01/1/0' }], cursor), 1);
+  assert.deepEqual(outbox.logCursor('door-1'), cursor);
+  assert.equal(outbox.stats().depth, 2);
+  // After a clear the keys cannot come back, so they are forgotten with the old epoch.
+  assert.deepEqual(outbox.startLogEpoch('door-1', 'S1'), { serial: 'S1', epoch: 2, position: 0, lastHash: null });
+  assert.equal(outbox.recordTap('door-1', punch, 0).recorded, true);
+});
+
+test('a watermark candidate becomes the delivered watermark only once every row before it is acknowledged', (t) => {
+  const outbox = new Outbox(tempDir(t));
+  t.after(() => outbox.close());
+  const events = [tap('a'), tap('b')];
+  outbox.enqueueMany(events);
+  outbox.noteWatermarkCandidate('door-1', 1_000);
+  outbox.enqueue(tap('c'));
+  assert.deepEqual(outbox.watermarks(), [{ deviceId: 'door-1', deliveredUpTo: null }]);
+  outbox.settle([events[0]!.id], []);
+  assert.deepEqual(outbox.watermarks(), [{ deviceId: 'door-1', deliveredUpTo: null }], 'b is still undelivered');
+  outbox.settle([events[1]!.id], []);
+  assert.deepEqual(outbox.watermarks(), [{ deviceId: 'door-1', deliveredUpTo: 1_000 }], 'c came after the candidate');
+  outbox.noteWatermarkCandidate('door-1', 500);
+  assert.deepEqual(outbox.watermarks(), [{ deviceId: 'door-1', deliveredUpTo: 1_000 }], 'a watermark never moves back');
+});
+
+test('undelivered events leave only by an operator discard, recorded with who, why and how many', (t) => {
+  const outbox = new Outbox(tempDir(t));
+  t.after(() => outbox.close());
+  outbox.enqueueMany([tap('a'), tap('b'), tap('c')]);
+  const [first, second] = outbox.after(0, 10);
+  assert.throws(() => outbox.discardUndelivered({ fromSeq: first!.seq, toSeq: second!.seq }, 'ops', ' '), /reason/);
+  assert.equal(outbox.discardUndelivered({ fromSeq: first!.seq, toSeq: second!.seq }, 'ops@campus', 'test terminal flooded the outbox'), 2);
+  assert.equal(outbox.stats().depth, 1);
+  assert.deepEqual(outbox.discards().map(({ actor, reason, count, firstSeq, lastSeq }) => ({ actor, reason, count, firstSeq, lastSeq })), [
+    { actor: 'ops@campus', reason: 'test terminal flooded the outbox', count: 2, firstSeq: first!.seq, lastSeq: second!.seq },
+  ]);
+});

@@ -47,11 +47,61 @@ const SCHEMA = `
     primary key (device_id, code)
   );
   create index if not exists recent_scans_seen_at on recent_scans (seen_at);
+  -- Keys of device log records already committed, so a record read again (realtime, then in a log download) counts once.
+  create table if not exists device_keys (
+    device_id  text not null,
+    device_key text not null,
+    primary key (device_id, device_key)
+  ) without rowid;
+  -- Where each device's log was read up to (log.ts): the log epoch, the position and the hash of the record before it.
+  create table if not exists log_cursors (
+    device_id  text    primary key,
+    serial     text,
+    epoch      integer not null,
+    position   integer not null,
+    last_hash  text,
+    updated_at integer not null
+  );
+  -- Per device: every event up to candidate_up_to is in the outbox at or below candidate_seq; once those
+  -- rows have left, delivered_up_to takes the candidate (watermarks.ts).
+  create table if not exists watermarks (
+    device_id       text    primary key,
+    delivered_up_to integer,
+    candidate_up_to integer,
+    candidate_seq   integer
+  );
+  -- Operator commands that deleted undelivered events: the only way they ever leave unacknowledged.
+  create table if not exists discards (
+    id        integer primary key autoincrement,
+    at        integer not null,
+    actor     text    not null,
+    reason    text    not null,
+    count     integer not null,
+    first_seq integer,
+    last_seq  integer
+  );
 `;
 
 const tapValidator = validator(TapEvent);
 
-export type TapOutcome = { recorded: true; event: AgentEvent } | { recorded: false; reason: 'debounced' };
+export type TapOutcome = { recorded: true; event: AgentEvent } | { recorded: false; reason: 'debounced' | 'duplicate' };
+
+/** Where a device's log was read up to. ZK logs have no record index, so the position is only trusted together with the hash of the record before it. */
+export interface LogCursor {
+  serial: string | null;
+  /** Increases whenever the log was cleared, shrank or changed underneath. */
+  epoch: number;
+  /** Records of this epoch already committed. */
+  position: number;
+  /** Hash of the record at `position - 1`, null at position 0. */
+  lastHash: string | null;
+}
+
+export interface Watermark {
+  deviceId: string;
+  /** Every event of the device up to this time (ms) has been delivered and acknowledged. */
+  deliveredUpTo: number | null;
+}
 
 /** What a device reported, before the agent gives it an id and a receipt time. */
 export interface DeviceTap {
@@ -60,12 +110,15 @@ export interface DeviceTap {
   deviceTime: Date | null;
   deviceKey?: string;
   score?: number;
+  /** The device clock was more than 5 minutes off (agent/clock/deviceClocks.ts); the device time is kept as stamped. */
+  clockSuspect?: boolean;
 }
 
 export class Outbox {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly statements;
+  private readonly pageSize: number;
 
   constructor(dataDir: string, private readonly now: () => number = Date.now) {
     mkdirSync(dataDir, { recursive: true });
@@ -93,7 +146,42 @@ export class Outbox {
       ),
       release: this.db.prepare<[number, string]>('insert into outbox (id, body, created_at) select id, body, ? from quarantine where id = ?'),
       unquarantine: this.db.prepare<[string]>('delete from quarantine where id = ?'),
+      rememberKey: this.db.prepare<[string, string]>('insert or ignore into device_keys (device_id, device_key) values (?, ?)'),
+      forgetKeys: this.db.prepare<[string]>('delete from device_keys where device_id = ?'),
+      cursor: this.db.prepare<[string], { serial: string | null; epoch: number; position: number; last_hash: string | null }>(
+        'select serial, epoch, position, last_hash from log_cursors where device_id = ?',
+      ),
+      saveCursor: this.db.prepare<[string, string | null, number, number, string | null, number]>(
+        'insert or replace into log_cursors (device_id, serial, epoch, position, last_hash, updated_at) values (?, ?, ?, ?, ?, ?)',
+      ),
+      maxSeq: this.db.prepare<[], { seq: number | null }>('select max(seq) as seq from outbox'),
+      minSeq: this.db.prepare<[], { seq: number | null }>('select min(seq) as seq from outbox'),
+      setCandidate: this.db.prepare<[string, number, number]>(
+        `insert into watermarks (device_id, candidate_up_to, candidate_seq) values (?, ?, ?)
+         on conflict (device_id) do update set candidate_up_to = max(coalesce(candidate_up_to, 0), excluded.candidate_up_to),
+           candidate_seq = max(coalesce(candidate_seq, 0), excluded.candidate_seq)`,
+      ),
+      promoteWatermarks: this.db.prepare<[number]>(
+        `update watermarks set delivered_up_to = max(coalesce(delivered_up_to, 0), candidate_up_to)
+         where candidate_up_to is not null and candidate_seq < ?`,
+      ),
+      watermarks: this.db.prepare<[], { device_id: string; delivered_up_to: number | null }>(
+        'select device_id, delivered_up_to from watermarks order by device_id',
+      ),
+      pageCount: this.db.prepare<[], { page_count: number }>('pragma page_count'),
+      freePages: this.db.prepare<[], { freelist_count: number }>('pragma freelist_count'),
+      undelivered: this.db.prepare<[number, number], { n: number; first: number | null; last: number | null }>(
+        'select count(*) as n, min(seq) as first, max(seq) as last from outbox where seq between ? and ?',
+      ),
+      deleteRange: this.db.prepare<[number, number]>('delete from outbox where seq between ? and ?'),
+      recordDiscard: this.db.prepare<[number, string, string, number, number | null, number | null]>(
+        'insert into discards (at, actor, reason, count, first_seq, last_seq) values (?, ?, ?, ?, ?, ?)',
+      ),
+      discards: this.db.prepare<[], { at: number; actor: string; reason: string; count: number; first_seq: number | null; last_seq: number | null }>(
+        'select at, actor, reason, count, first_seq, last_seq from discards order by id',
+      ),
     };
+    this.pageSize = Number(this.db.pragma('page_size', { simple: true }));
   }
 
   /** Commits one event; throws InvalidEventError, storing nothing, when it breaks the protocol's schema. */
@@ -116,30 +204,110 @@ export class Outbox {
    * agent crash does not produce a second tap.
    */
   recordTap(deviceId: string, tap: DeviceTap, debounceMs: number): TapOutcome {
-    return this.db.transaction((): TapOutcome => {
-      const now = this.now();
-      if (debounceMs > 0) {
-        const last = this.statements.lastScan.get(deviceId, tap.subject);
-        if (last && now - last.seen_at < debounceMs) return { recorded: false, reason: 'debounced' };
-      }
-      const event: AgentEvent = {
-        id: uuidv7(now),
-        kind: 'tap',
-        deviceId,
-        method: tap.method,
-        subject: tap.subject,
-        deviceTime: tap.deviceTime ? tap.deviceTime.toISOString() : null,
-        receivedAt: new Date(now).toISOString(),
-        ...(tap.deviceKey !== undefined ? { deviceKey: tap.deviceKey } : {}),
-        ...(tap.score !== undefined ? { score: tap.score } : {}),
-      };
-      this.enqueue(event);
-      if (debounceMs > 0) {
-        this.statements.rememberScan.run(deviceId, tap.subject, now);
-        this.statements.forgetScans.run(now - debounceMs);
-      }
-      return { recorded: true, event };
+    return this.db.transaction(() => this.recordTapInTransaction(deviceId, tap, debounceMs))();
+  }
+
+  /**
+   * Commits the new records of one log read and moves the device's cursor in
+   * the same transaction, so the cursor never passes a record that is not stored.
+   */
+  recordLogRead(deviceId: string, taps: readonly DeviceTap[], cursor: LogCursor): number {
+    return this.db.transaction(() => {
+      let recorded = 0;
+      for (const tap of taps) if (this.recordTapInTransaction(deviceId, tap, 0).recorded) recorded++;
+      this.statements.saveCursor.run(deviceId, cursor.serial, cursor.epoch, cursor.position, cursor.lastHash, this.now());
+      return recorded;
     })();
+  }
+
+  logCursor(deviceId: string): LogCursor | null {
+    const row = this.statements.cursor.get(deviceId);
+    return row ? { serial: row.serial, epoch: row.epoch, position: row.position, lastHash: row.last_hash } : null;
+  }
+
+  /** After the device's log was cleared: a new epoch from position 0, and its record keys, which cannot come back, are forgotten. */
+  startLogEpoch(deviceId: string, serial: string | null): LogCursor {
+    return this.db.transaction(() => {
+      const cursor: LogCursor = { serial, epoch: (this.logCursor(deviceId)?.epoch ?? 0) + 1, position: 0, lastHash: null };
+      this.statements.saveCursor.run(deviceId, serial, cursor.epoch, 0, null, this.now());
+      this.statements.forgetKeys.run(deviceId);
+      return cursor;
+    })();
+  }
+
+  /**
+   * Notes that every event of the device up to `upTo` (ms) is committed by
+   * now: it becomes the device's watermark once every row up to the current
+   * end of the outbox has been acknowledged.
+   */
+  noteWatermarkCandidate(deviceId: string, upTo: number): void {
+    this.statements.setCandidate.run(deviceId, upTo, this.statements.maxSeq.get()!.seq ?? 0);
+  }
+
+  /** Promotes candidates whose rows have all left the outbox and returns every device's delivered watermark. */
+  watermarks(): Watermark[] {
+    const oldest = this.statements.minSeq.get()!.seq;
+    this.statements.promoteWatermarks.run(oldest ?? Number.MAX_SAFE_INTEGER);
+    return this.statements.watermarks.all().map((row) => ({ deviceId: row.device_id, deliveredUpTo: row.delivered_up_to }));
+  }
+
+  /** Bytes the outbox's pages hold now; freed pages are reused, so this falls as events drain, unlike the file size. */
+  usedBytes(): number {
+    return (this.statements.pageCount.get()!.page_count - this.statements.freePages.get()!.freelist_count) * this.pageSize;
+  }
+
+  /**
+   * The operator's explicit command to delete undelivered events (those with
+   * seq in [fromSeq, toSeq]), recorded with who and why in the same transaction.
+   */
+  discardUndelivered(range: { fromSeq: number; toSeq: number }, actor: string, reason: string): number {
+    if (!actor.trim() || !reason.trim()) throw new Error('discarding undelivered events needs an actor and a reason');
+    return this.db.transaction(() => {
+      const found = this.statements.undelivered.get(range.fromSeq, range.toSeq)!;
+      this.statements.deleteRange.run(range.fromSeq, range.toSeq);
+      this.statements.recordDiscard.run(this.now(), actor, reason, found.n, found.first, found.last);
+      return found.n;
+    })();
+  }
+
+  discards(): { at: string; actor: string; reason: string; count: number; firstSeq: number | null; lastSeq: number | null }[] {
+    return this.statements.discards.all().map((row) => ({
+      at: new Date(row.at).toISOString(),
+      actor: row.actor,
+      reason: row.reason,
+      count: row.count,
+      firstSeq: row.first_seq,
+      lastSeq: row.last_seq,
+    }));
+  }
+
+  private recordTapInTransaction(deviceId: string, tap: DeviceTap, debounceMs: number): TapOutcome {
+    const now = this.now();
+    if (tap.deviceKey !== undefined && this.statements.rememberKey.run(deviceId, tap.deviceKey).changes === 0) {
+      return { recorded: false, reason: 'duplicate' };
+    }
+    if (debounceMs > 0) {
+      const last = this.statements.lastScan.get(deviceId, tap.subject);
+      if (last && now - last.seen_at < debounceMs) return { recorded: false, reason: 'debounced' };
+    }
+    const event: AgentEvent = {
+      id: uuidv7(now),
+      kind: 'tap',
+      deviceId,
+      method: tap.method,
+      subject: tap.subject,
+      deviceTime: tap.deviceTime ? tap.deviceTime.toISOString() : null,
+      receivedAt: new Date(now).toISOString(),
+      ...(tap.deviceKey !== undefined ? { deviceKey: tap.deviceKey } : {}),
+      ...(tap.score !== undefined ? { score: tap.score } : {}),
+      ...(tap.clockSuspect ? { clockSuspect: true as const } : {}),
+    };
+    this.enqueue(event);
+    if (debounceMs > 0) {
+      this.statements.rememberScan.run(deviceId, tap.subject, now);
+      this.statements.forgetScans.run(now - debounceMs);
+    }
+    return { recorded: true, event };
   }
 
   /** Up to `limit` undelivered events after `seq`, oldest first. */

@@ -22,10 +22,12 @@ import {
 } from '../../protocol/index.js';
 import { fullJitterDelay } from '../../drivers/core/reconnect.js';
 import type { AgentConfig } from '../config.js';
+import { readOutboxRow, type Outbox } from '../outbox/outbox.js';
 
 /** How long stopping waits for the broker to take the agent's offline status. */
 const OFFLINE_STATUS_WAIT_MS = 2_000;
-import { readOutboxRow, type Outbox } from '../outbox/outbox.js';
+/** How long the broker keeps a persistent MQTT 5 session after a disconnect, s. */
+const SESSION_EXPIRY_S = 7 * 24 * 3600;
 
 interface InFlightBatch {
   ids: string[];
@@ -51,6 +53,10 @@ export interface UplinkOptions {
   devices(): AgentHealth['devices'];
   /** Runs a command from the hub; throws to answer with an error. */
   runCommand(request: CommandRequest): Promise<unknown>;
+  /** Further parts of the health message: disk, clocks. */
+  healthExtras?(): Pick<AgentHealth, 'disk' | 'clocks'>;
+  /** Called on each connection, once subscribed: what must be said again is said. */
+  onConnected?(): void;
 }
 
 /**
@@ -74,6 +80,15 @@ export class Uplink {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Starts at the configured version; a broker that refuses MQTT 5 gets 3.1.1 from then on. */
+  private mqttVersion: 4 | 5;
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  /** When acks last advanced, or the connection (re)started, ms. */
+  private progressAt = Date.now();
+  /** Times the watchdog recycled a connected client whose acks had stopped. */
+  watchdogRecycles = 0;
+  /** Events acknowledged since start, and when: the drain rate of the metrics. */
+  readonly acked = { events: 0, at: [] as { at: number; events: number }[] };
   /** Acks received in this turn of the event loop, settled together in one outbox transaction (one fsync). */
   private unsettledAcks: Ack[] = [];
   private readonly log: Logger;
@@ -81,6 +96,7 @@ export class Uplink {
 
   constructor(private readonly options: UplinkOptions) {
     this.log = options.logger.child({ ns: 'agent:uplink' });
+    this.mqttVersion = options.settings.mqttVersion;
     const topic = (channel: AgentChannel | 'ack' | 'cmd/req') => agentTopic(options.address, channel);
     this.topics = { events: topic('events'), status: topic('status'), health: topic('health'), response: topic('cmd/res') };
   }
@@ -99,15 +115,27 @@ export class Uplink {
     this.connectClient();
     this.healthTimer = setInterval(() => this.publishHealth(), this.options.settings.healthIntervalMs);
     this.healthTimer.unref();
+    const { watchdogMs } = this.options.settings;
+    this.watchdogTimer = setInterval(() => this.checkProgress(), Math.max(50, watchdogMs / 4));
+    this.watchdogTimer.unref();
   }
 
   /**
-   * Uses a renewed certificate: the current connection is dropped and a new
-   * one made with it. Nothing is lost; what was in flight goes again.
+   * The watchdog: a client that is connected, with batches in flight, and no
+   * ack for watchdogMs is recycled. A half-open TCP connection or a broker
+   * that stopped routing looks connected to mqtt.js until keepalive notices,
+   * which may be minutes; the acks are what matter.
    */
-  replaceTls(tls: UplinkTls): void {
-    this.options.tls = tls;
-    if (this.stopping) return;
+  private checkProgress(): void {
+    if (this.stopping || !this.client?.connected || this.inFlight.size === 0) return;
+    if (Date.now() - this.progressAt < this.options.settings.watchdogMs) return;
+    this.watchdogRecycles++;
+    this.log.warn({ inFlight: this.inFlightCount, sinceProgressMs: Date.now() - this.progressAt }, 'connected but acks stopped; recycling the MQTT client');
+    this.recycleClient();
+  }
+
+  /** Drops the current client and connects a new one; what was in flight goes again. */
+  private recycleClient(): void {
     const old = this.client;
     if (old) {
       old.removeAllListeners();
@@ -119,14 +147,49 @@ export class Uplink {
     this.connectClient();
   }
 
+  /** Publishes one message on an agent channel with that channel's delivery; false when not connected (nothing is queued). */
+  publishOn(channel: 'sync', body: unknown): boolean {
+    const client = this.client;
+    if (!client?.connected) return false;
+    const delivery = CHANNEL_DELIVERY[channel];
+    client.publish(agentTopic(this.options.address, channel), encode(body), { qos: delivery.qos, retain: delivery.retain });
+    return true;
+  }
+
+  /** Publishes the health message now, e.g. when the disk level changes. */
+  publishHealthNow(): void {
+    this.publishHealth();
+  }
+
+  /** Events acknowledged per second over the last minute. */
+  drainRate(): number {
+    const since = Date.now() - 60_000;
+    const recent = this.acked.at.filter((entry) => entry.at >= since);
+    if (recent.length === 0) return 0;
+    const span = Math.max(1_000, Date.now() - recent[0]!.at);
+    return (recent.reduce((sum, entry) => sum + entry.events, 0) * 1_000) / span;
+  }
+
+  /**
+   * Uses a renewed certificate: the current connection is dropped and a new
+   * one made with it. Nothing is lost; what was in flight goes again.
+   */
+  replaceTls(tls: UplinkTls): void {
+    this.options.tls = tls;
+    if (this.stopping) return;
+    this.recycleClient();
+  }
+
   private connectClient(): void {
-    const { address, mqttUrl, tls } = this.options;
+    const { address, mqttUrl, tls, settings } = this.options;
     const options: IClientOptions = {
-      protocolVersion: 4,
+      protocolVersion: this.mqttVersion,
       // The broker refuses any other id for this agent's certificate.
       clientId: agentClientId(address),
       ...(tls ? { key: tls.keyPem, cert: tls.certificatePem, ca: tls.caCertificatePem, rejectUnauthorized: true } : {}),
-      clean: true,
+      // A persistent session keeps acks the hub sent while the link was down; the outbox makes delivery correct without it.
+      clean: !settings.persistentSession,
+      ...(this.mqttVersion === 5 && settings.persistentSession ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       keepalive: 30,
@@ -141,7 +204,17 @@ export class Uplink {
     this.client = client;
     client.on('connect', () => this.onConnect());
     client.on('close', () => this.onClose());
-    client.on('error', (error) => this.log.debug({ err: error.message }, 'broker connection error'));
+    client.on('error', (error) => {
+      const code = (error as Error & { code?: number }).code;
+      // CONNACK "unacceptable protocol version" (3.1.1: 1, MQTT 5: 0x84).
+      if (this.mqttVersion === 5 && (code === 1 || code === 0x84)) {
+        this.log.warn('the broker refuses MQTT 5; using MQTT 3.1.1');
+        this.mqttVersion = 4;
+        if (!this.stopping) this.recycleClient();
+        return;
+      }
+      this.log.debug({ err: error.message }, 'broker connection error');
+    });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
   }
 
@@ -179,6 +252,7 @@ export class Uplink {
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.healthTimer);
+    clearInterval(this.watchdogTimer);
     this.resetInFlight();
     const client = this.client;
     if (!client) return;
@@ -202,6 +276,7 @@ export class Uplink {
 
   private onConnect(): void {
     this.attempt = 0;
+    this.progressAt = Date.now();
     this.log.info('connected to hub broker');
     const client = this.client!;
     // Clean sessions forget subscriptions, so each connection subscribes again before anything is sent.
@@ -210,6 +285,7 @@ export class Uplink {
       .then(() => {
         client.publish(this.topics.status, encode(this.status('online')), { qos: 1, retain: true });
         this.publishHealth();
+        this.options.onConnected?.();
         this.pump();
       })
       .catch((error: Error) => {
@@ -266,6 +342,12 @@ export class Uplink {
       acks.flatMap((ack) => ack.committed),
       acks.flatMap((ack) => ack.rejected),
     );
+    const settled = acks.reduce((sum, ack) => sum + ack.committed.length + ack.rejected.length, 0);
+    const now = Date.now();
+    this.progressAt = now;
+    this.acked.events += settled;
+    this.acked.at.push({ at: now, events: settled });
+    while (this.acked.at.length > 0 && this.acked.at[0]!.at < now - 60_000) this.acked.at.shift();
     for (const ack of acks) {
       for (const rejection of ack.rejected) this.log.warn({ eventId: rejection.id, reason: rejection.reason }, 'hub rejected an event; quarantined');
       const batch = this.inFlight.get(ack.batchId);
@@ -313,6 +395,8 @@ export class Uplink {
       outbox: { depth: stats.depth, oldestAgeMs: stats.oldestAgeMs, inFlight: this.inFlightCount },
       quarantine: { count: stats.quarantined },
       devices: this.options.devices(),
+      ...this.options.healthExtras?.(),
+      versions: { software: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION, node: process.version },
     };
     client.publish(this.topics.health, encode(health), CHANNEL_DELIVERY.health);
   }

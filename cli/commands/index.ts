@@ -1,4 +1,4 @@
-import { agentCommand } from './agent.js';
+import { agentCommand, agentDiscardCommand, agentStatusCommand } from './agent.js';
 import { auditCommand } from './audit.js';
 import { agentEnrollCommand } from './agentEnroll.js';
 import type { Command } from './command.js';
@@ -17,6 +17,8 @@ export const COMMANDS: readonly Command[] = [
   hubCommand,
   agentCommand,
   agentEnrollCommand,
+  agentStatusCommand,
+  agentDiscardCommand,
   simCommand,
   deviceCommand,
   demoCommand,

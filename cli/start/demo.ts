@@ -42,8 +42,11 @@ export async function runDemo(args: ParsedArgs): Promise<number> {
   });
   await prepareDemoCampus(hub, Date.now);
   const scanner = await startQrScannerSimulator({ listen: { host: '127.0.0.1', port: 0 }, ackMode: true });
+  const defaults = agentDefaults();
   const agent = await startAgent({
-    ...agentDefaults(),
+    ...defaults,
+    // The embedded broker (aedes) speaks MQTT 3.1.1 only; asking for 5 first would only cost a refused handshake.
+    uplink: { ...defaults.uplink, mqttVersion: 4 },
     agentId: 'demo-agent',
     campusId: 'main',
     mqttUrl: hub.mqttUrl,

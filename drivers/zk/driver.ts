@@ -10,8 +10,8 @@ import { parseTransportUrl } from '../core/transportUrl.js';
 import { zkCommands } from './commands.js';
 import { ZkAuthError, ZkDeviceError, ZkNotOpenError, ZkTimeoutError } from './errors.js';
 import { identifiedEvent, identifyMethodOf, zkDeviceKey, type IdentifiedEvent } from './events.js';
-import { decodeAttendances, type ZkAttendance } from './frames/attendance.js';
-import { Dataset } from './frames/buffered.js';
+import { ATTENDANCE_RECORD_SIZES, decodeAttendances, type ZkAttendance } from './frames/attendance.js';
+import { Dataset, recordSizeFor } from './frames/buffered.js';
 import { ZkCommand, ZkEventFlag, ZkReply } from './frames/codes.js';
 import { decodeOptionReply, decodeVersion, encodeOptionRequest, FreeSizes, type FreeSizeCounts } from './frames/deviceInfo.js';
 import { ZkFrameError } from './frames/errors.js';
@@ -252,9 +252,13 @@ class ZkTerminalDriver extends EventEmitter<DriverEvents> implements ZkDriver {
 
   readLogs(options: ReadLogsOptions = {}): Promise<ZkLogEntry[]> {
     return this.run(async (session) => {
-      const count = (await this.readFreeSizes(session)).records;
-      if (count === 0) return [];
-      const records = decodeAttendances(await session.readDataset(Dataset.attendance, this.options.chunkSize, options.onProgress), count);
+      const counted = (await this.readFreeSizes(session)).records;
+      if (counted === 0) return [];
+      const data = await session.readDataset(Dataset.attendance, this.options.chunkSize, options.onProgress);
+      // Punches during a long download leave the first count too low to tell the record size (and a wrong
+      // stride decodes garbage); a count read after the download is at least the records downloaded.
+      const count = recordSizeFor(data.length, counted, ATTENDANCE_RECORD_SIZES) === null ? (await this.readFreeSizes(session)).records : counted;
+      const records = decodeAttendances(data, count);
       // The 8-byte layout of old firmware carries the uid only; the user list names it.
       if (records.some((record) => record.userId === '')) await this.readUsers(session);
       const serial = this.deviceSerial();

@@ -8,9 +8,9 @@ import type { EventRow } from './steps.js';
  */
 export async function insertEvents(tx: Queryable, rows: readonly EventRow[]): Promise<string[]> {
   const { rows: inserted } = await tx.query<{ id: string }>(
-    `insert into events (id, campus_id, agent_id, device_id, kind, method, subject, device_time, received_at, device_key, score)
+    `insert into events (id, campus_id, agent_id, device_id, kind, method, subject, device_time, received_at, device_key, score, clock_suspect)
      select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                          $8::timestamptz[], $9::timestamptz[], $10::text[], $11::real[])
+                          $8::timestamptz[], $9::timestamptz[], $10::text[], $11::real[], $12::boolean[])
      on conflict do nothing
      returning id`,
     [
@@ -25,6 +25,7 @@ export async function insertEvents(tx: Queryable, rows: readonly EventRow[]): Pr
       rows.map((row) => row.receivedAt),
       rows.map((row) => row.deviceKey),
       rows.map((row) => row.score),
+      rows.map((row) => row.clockSuspect ?? false),
     ],
   );
   return inserted.map((row) => row.id);

@@ -28,6 +28,8 @@ export interface EventRow {
   receivedAt: string;
   deviceKey: string | null;
   score: number | null;
+  /** The agent flagged the device clock as more than 5 minutes off; deviceTime is as the device stamped it. */
+  clockSuspect?: boolean;
 }
 
 /** A batch that passed decode and validate: its good rows and its rejections. */
@@ -67,6 +69,7 @@ export function validateEvents(address: AgentAddress, batch: EventBatch): Checke
         receivedAt: event.receivedAt,
         deviceKey: event.deviceKey ?? null,
         score: event.score ?? null,
+        clockSuspect: event.clockSuspect ?? false,
       });
     } else if (isUuid(event.id)) {
       rejected.push({ id: event.id, reason: `schema: events/${index}${tapValidator.explain(event)}`.slice(0, 1000) });
