@@ -282,8 +282,8 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     await app.register(notificationRoutes, { db, now });
     await app.register(settingsRoutes, { db, now });
     await app.register(privacyRoutes, { db, fields: keys.fields, now });
-    await app.register(leaveRoutes, { db, now, settings: config.leave, evidence: config.corrections });
-    await app.register(correctionRoutes, { db, now, settings: config.corrections });
+    await app.register(leaveRoutes, { db, now, settings: config.leave, evidence: config.corrections, notifications });
+    await app.register(correctionRoutes, { db, now, settings: config.corrections, notifications });
     await app.listen({ host: config.http.host, port: config.http.port });
     cleanups.push(() => app.close());
     const address = app.server.address();
@@ -317,7 +317,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
     if (!checkpoints) {
       log.warn('no audit checkpoint directory configured (--audit-checkpoint-dir): a truncated audit tail cannot be detected');
     }
-    registerCorrectionJobs(scheduler, config.scheduler.intervalMs);
+    registerCorrectionJobs(scheduler, config.scheduler.intervalMs, notifications);
     scheduler.start(config.scheduler.intervalMs);
     cleanups.push(() => scheduler.stop());
     log.info({ httpUrl, mqttUrl: broker ? brokerUrl : 'external', database: db.backend }, 'hub started');

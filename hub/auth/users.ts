@@ -112,3 +112,9 @@ export async function listUsers(db: Queryable, scope: Scope, filter: UserListFil
   );
   return rows;
 }
+
+/** The active HODs of a department: who approves its requests at the HOD step. */
+export async function activeHodIds(q: Queryable, departmentId: string): Promise<string[]> {
+  const { rows } = await q.query<{ id: string }>(`select id::text from users where role = 'hod' and department_id = $1 and status = 'active' order by id`, [departmentId]);
+  return rows.map((row) => row.id);
+}

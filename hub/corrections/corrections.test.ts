@@ -80,6 +80,12 @@ async function auditActions(hub: TestHub): Promise<string[]> {
   return rows.map((row) => row.action);
 }
 
+/** Who has been asked to decide a correction, by the notification outbox. */
+async function toldToApprove(hub: TestHub, correctionId: string): Promise<string[]> {
+  const { rows } = await hub.db.query<{ recipient: string }>(`select recipient from notifications where kind = 'approval.pending' and dedupe_key = $1 order by recipient`, [`correction:${correctionId}`]);
+  return rows.map((row) => row.recipient);
+}
+
 test('a student disputes a mark with evidence; the teacher approves it as a compensating event; one left waiting escalates to the HOD', async (t) => {
   const { hub, clock, student, student2, faculty, eeFaculty, hod, lecture } = await setup(t);
   const eeLecture = await insertSession(hub.db, { startsAt: FIRST_LECTURE_START + HOUR, roomId: 'R201', facultyId: CAMPUS_IDS.facultyEe, groups: [{ sectionId: CAMPUS_IDS.eeTheory }] });
@@ -88,6 +94,7 @@ test('a student disputes a mark with evidence; the teacher approves it as a comp
   assert.deepEqual([dispute.kind, dispute.state, dispute.approver], ['dispute', 'pending', 'teacher']);
   assert.deepEqual(dispute.items, [{ sessionId: lecture, studentId: S1, status: 'present', statusBefore: 'absent', eventId: null }]);
   const id = dispute.id as string;
+  assert.deepEqual(await toldToApprove(hub, id), [faculty.id], 'the teacher is asked');
   await expectStatus(student, '/api/v1/corrections', { sessionId: lecture, status: 'late', reason: 'again' }, 409, 'correction_pending');
   await expectStatus(student, '/api/v1/corrections', { sessionId: lecture, studentId: S3, status: 'present', reason: 'for a friend' }, 400, 'student_not_allowed');
   await expectStatus(student, '/api/v1/corrections', { sessionId: eeLecture, status: 'present', reason: 'not mine' }, 404, 'not_found');
@@ -129,6 +136,7 @@ test('a student disputes a mark with evidence; the teacher approves it as a comp
   const escalated = await expectStatus(hod, `/api/v1/corrections/${waitingId}`, undefined, 200);
   assert.equal(escalated.approver, 'hod');
   assert.ok(escalated.escalatedAt);
+  assert.deepEqual(await toldToApprove(hub, waitingId), [faculty.id, hod.id].sort(), 'the teacher first, then the HOD on escalation');
   await expectStatus(faculty, `/api/v1/corrections/${waitingId}/approve`, {}, 409, 'awaiting_hod');
   await expectStatus(hod, `/api/v1/corrections/${waitingId}/approve`, {}, 400, 'reason_code_required');
   await expectStatus(hod, `/api/v1/corrections/${waitingId}/approve`, { reasonCode: 'data_entry_error' }, 200);
@@ -199,6 +207,7 @@ test('an incident (reader in R101 down 09:00–11:00): one reviewed correction c
 
   const incident = await expectStatus(faculty, '/api/v1/corrections/incidents', { roomId: 'R101', ...window, reasonCode: 'device_fault', reason: 'reader in R101 down' }, 201);
   assert.deepEqual([incident.kind, incident.state, incident.approver], ['incident', 'pending', 'hod']);
+  assert.deepEqual(await toldToApprove(hub, incident.id as string), [hod.id]);
   const items = incident.items as { sessionId: string; studentId: string; status: string }[];
   assert.deepEqual(
     items.map((item) => `${item.sessionId === lecture ? 'first' : 'second'}/${item.studentId}/${item.status}`).sort(),

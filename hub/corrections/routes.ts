@@ -2,11 +2,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { uuidv7 } from '../../protocol/index.js';
 import { appendAudit, auditContextOf } from '../audit/append.js';
 import { scopeOf, type Principal } from '../auth/rules.js';
+import { activeHodIds } from '../auth/users.js';
 import type { CorrectionSettings } from '../config.js';
 import type { Db, Queryable, Transaction } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { recordMarks } from '../ledger/ledger.js';
 import { ATTENDANCE_STATUSES, type AttendanceStatus } from '../ledger/precedence.js';
+import type { Notifications } from '../notifications/service.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
 import { findSession, isOnRoll, studentOfUser, type SessionForMarking } from '../records/queries.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -79,6 +81,34 @@ export interface CorrectionRoutesOptions {
   db: Db;
   now: () => number;
   settings: CorrectionSettings;
+  /** Tells a pending correction's approvers, in the transaction that leaves it waiting for them. */
+  notifications: Pick<Notifications, 'pendingApproval'>;
+}
+
+/** Who decides a pending correction: the teachers of its sessions, or the HODs of its department. */
+async function correctionApprovers(q: Queryable, correction: { id: string; approver: string; departmentId: string }): Promise<string[]> {
+  if (correction.approver === 'hod') return activeHodIds(q, correction.departmentId);
+  const { rows } = await q.query<{ userId: string }>(
+    `select distinct f.user_id::text as "userId"
+       from correction_items i
+       join session_groups g on g.session_id = i.session_id
+       join section_teachers t on t.section_id = g.section_id
+       join faculty f on f.id = t.faculty_id
+      where i.correction_id = $1 and f.user_id is not null
+      order by 1`,
+    [correction.id],
+  );
+  return rows.map((row) => row.userId);
+}
+
+async function notifyApprovers(
+  tx: Queryable,
+  notifications: Pick<Notifications, 'pendingApproval'>,
+  correction: { id: string; kind: string; approver: string; departmentId: string },
+  at: Date,
+): Promise<void> {
+  const approverUserIds = await correctionApprovers(tx, correction);
+  await notifications.pendingApproval(tx, { kind: 'correction', id: correction.id, approverUserIds, summary: `a ${correction.kind} correction awaits the ${correction.approver} step` }, at);
 }
 
 interface CorrectionBody {
@@ -119,15 +149,16 @@ async function applyCorrection(tx: Queryable, correction: Pick<CorrectionView, '
 }
 
 /** The scheduler's service-level timer: a correction pending past its due time goes to the HOD. */
-export function registerCorrectionJobs(scheduler: Scheduler, everyMs: number): void {
+export function registerCorrectionJobs(scheduler: Scheduler, everyMs: number, notifications: Pick<Notifications, 'pendingApproval'>): void {
   scheduler.register('corrections.escalate', everyMs, async (tx: Transaction, now: Date) => {
-    const { rows } = await tx.query<{ id: string; departmentId: string }>(
+    const { rows } = await tx.query<{ id: string; kind: string; departmentId: string }>(
       `update corrections set approver = 'hod', escalated_at = $1
         where state = 'pending' and escalated_at is null and due_at <= $1
-        returning id, department_id as "departmentId"`,
+        returning id, kind, department_id as "departmentId"`,
       [now],
     );
     for (const row of rows) {
+      await notifyApprovers(tx, notifications, { ...row, approver: 'hod' }, now);
       await appendAudit(tx, {
         actor: 'system:corrections.escalate',
         source: 'system',
@@ -139,7 +170,7 @@ export function registerCorrectionJobs(scheduler: Scheduler, everyMs: number): v
   });
 }
 
-export async function correctionRoutes(app: FastifyInstance, { db, now, settings }: CorrectionRoutesOptions): Promise<void> {
+export async function correctionRoutes(app: FastifyInstance, { db, now, settings, notifications }: CorrectionRoutesOptions): Promise<void> {
   app.addSchema(CorrectionViewSchema);
 
   function checkReasonCode(code: string | undefined | null, required: boolean): void {
@@ -264,6 +295,7 @@ export async function correctionRoutes(app: FastifyInstance, { db, now, settings
           await insertCorrection(tx, { ...base, kind: 'faculty', state: 'pending', approver: 'hod' }, item);
         }
         const created = (await findCorrection(tx, id))!;
+        if (created.state === 'pending') await notifyApprovers(tx, notifications, created, new Date(at));
         await appendAudit(tx, {
           ...auditContextOf(request),
           action: 'corrections.request',
@@ -324,6 +356,7 @@ export async function correctionRoutes(app: FastifyInstance, { db, now, settings
           { roomId: body.roomId, from: from.toISOString(), to: to.toISOString() },
         );
         if (reviewedNow) await applyCorrection(tx, { id, items: items.map((item) => ({ ...item, eventId: null })), reasonCode: body.reasonCode }, principal.id, at);
+        else await notifyApprovers(tx, notifications, { id, kind: 'incident', approver: 'hod', departmentId: mine[0]!.departmentId! }, new Date(at));
         await appendAudit(tx, {
           ...auditContextOf(request),
           action: 'corrections.incident',

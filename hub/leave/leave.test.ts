@@ -86,6 +86,9 @@ test('medical leave walks its chain: preview, teacher then HOD, a document first
   assert.deepEqual(leave.studentIds, [S1]);
   assert.equal(leave.days, 3);
   const id = leave.id as string;
+  const toldToApprove = async () =>
+    (await hub.db.query<{ recipient: string }>(`select recipient from notifications where kind = 'approval.pending' and dedupe_key = $1 order by recipient`, [`leave:${id}`])).rows.map((row) => row.recipient);
+  assert.deepEqual(await toldToApprove(), [faculty.id], 'the teacher step is told');
 
   // The teacher corrects Friday's mark within the faculty window: applied at once, and it outranks any leave.
   const correction = await expectStatus(faculty, '/api/v1/corrections', { sessionId: friday, studentId: S1, status: 'present', reason: 'was in the lab annex' }, 201);
@@ -105,7 +108,9 @@ test('medical leave walks its chain: preview, teacher then HOD, a document first
   ]);
 
   // An HOD may take the teacher's step too, but not both steps.
+  const otherHod = await createTestUser(hub, { role: 'hod', departmentId: 'cs' });
   await expectStatus(hod, `/api/v1/leave/${id}/approve`, {}, 200);
+  assert.deepEqual(await toldToApprove(), [faculty.id, otherHod.id].sort(), 'the HOD step is told to the HODs, not to the one who took the first step');
   await expectStatus(faculty, `/api/v1/leave/${id}/approve`, {}, 409, 'not_your_step');
   await expectStatus(hod, `/api/v1/leave/${id}/approve`, {}, 409, 'already_approved');
   const admin = hub;

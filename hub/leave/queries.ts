@@ -1,6 +1,7 @@
 import type { Scope } from '../auth/rules.js';
 import type { Queryable } from '../db/db.js';
 import type { LeaveEffect } from './projection.js';
+import { activeHodIds } from '../auth/users.js';
 
 export const APPROVAL_STEPS = ['teacher', 'hod'] as const;
 export type ApprovalStep = (typeof APPROVAL_STEPS)[number];
@@ -266,4 +267,10 @@ export async function termOf(q: Queryable, date: string): Promise<{ id: string; 
     [date],
   );
   return rows[0] ?? null;
+}
+
+/** Who acts at a step of a leave's approval chain: its students' teachers, or the active HODs of their department. */
+export async function approversAt(q: Queryable, owners: LeaveOwners, step: ApprovalStep): Promise<string[]> {
+  if (step === 'teacher') return owners.facultyUserIds;
+  return owners.departmentId ? activeHodIds(q, owners.departmentId) : [];
 }

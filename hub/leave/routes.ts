@@ -7,6 +7,7 @@ import { EvidenceDownload, EvidenceUploadBody, sendEvidence, StoredEvidence, sto
 import type { Db, Queryable } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { outranks, type AttendanceStatus, type RankedEvent } from '../ledger/precedence.js';
+import type { Notifications } from '../notifications/service.js';
 import { decodeCursor, encodeCursor } from '../pagination.js';
 import { findStudentOwner, studentOfUser } from '../records/queries.js';
 import { addDays, daysBetween } from '../sessions/localTime.js';
@@ -14,6 +15,7 @@ import { heldSessions, percentageOf, type HeldSession } from './heldToDate.js';
 import { coveredSessions, LEAVE_EFFECTS, reprojectLeave } from './projection.js';
 import {
   APPROVAL_STEPS,
+  approversAt,
   daysTaken,
   findLeave,
   findLeaveType,
@@ -26,6 +28,7 @@ import {
   overlappingLeave,
   saveLeaveType,
   termOf,
+  type ApprovalStep,
   type LeaveOwners,
   type LeaveState,
   type LeaveType,
@@ -98,6 +101,8 @@ export interface LeaveRoutesOptions {
   now: () => number;
   settings: LeaveSettings;
   evidence: Pick<CorrectionSettings, 'evidenceMaxBytes' | 'evidenceTypes'>;
+  /** Tells the approvers of the step a leave now awaits, in the transaction that put it there. */
+  notifications: Pick<Notifications, 'pendingApproval'>;
 }
 
 interface ApplyBody {
@@ -111,8 +116,18 @@ interface ApplyBody {
   reason: string;
 }
 
-export async function leaveRoutes(app: FastifyInstance, { db, now, settings, evidence }: LeaveRoutesOptions): Promise<void> {
+export async function leaveRoutes(app: FastifyInstance, { db, now, settings, evidence, notifications }: LeaveRoutesOptions): Promise<void> {
   app.addSchema(LeaveViewSchema);
+
+  async function notifyAwaiting(tx: Queryable, leaveId: string, step: ApprovalStep, at: Date): Promise<void> {
+    const owners = (await leaveOwners(tx, leaveId))!;
+    const leave = (await findLeave(tx, leaveId))!;
+    const summary = `Leave for ${leave.studentIds.length === 1 ? 'a student' : `${leave.studentIds.length} students`}, ${leave.fromDate} to ${leave.toDate}, awaits the ${step} step`;
+    // Whoever approved an earlier step may not take the next one.
+    const approvedEarlier = new Set(leave.decisions.filter((entry) => entry.decision === 'approve').map((entry) => entry.actor));
+    const approverUserIds = (await approversAt(tx, owners, step)).filter((userId) => !approvedEarlier.has(userId));
+    await notifications.pendingApproval(tx, { kind: 'leave', id: leaveId, approverUserIds, summary }, at);
+  }
 
   /** The leave, after the caller passed its route's object rule on it (404 for a leave they may not see). */
   async function authorizedLeave(q: Queryable, request: FastifyRequest, id: string, lock = false): Promise<{ leave: LeaveView; owners: LeaveOwners }> {
@@ -229,6 +244,7 @@ export async function leaveRoutes(app: FastifyInstance, { db, now, settings, evi
           after: { typeId: type.id, students: studentIds.length, fromDate: body.fromDate, toDate: body.toDate, days, chain: type.approvalChain },
           reason: body.reason,
         });
+        await notifyAwaiting(tx, id, type.approvalChain[0]!, at);
       });
       return reply.code(201).send(await findLeave(db, id));
     },
@@ -401,6 +417,7 @@ export async function leaveRoutes(app: FastifyInstance, { db, now, settings, evi
         new Date(at),
       ]);
       const projection = state === 'approved' ? await reprojectLeave(tx, { leaveIds: [leave.id] }, at) : null;
+      if (state === 'pending') await notifyAwaiting(tx, leave.id, leave.approvalChain[leave.approvals + 1]!, new Date(at));
       await appendAudit(tx, {
         ...auditContextOf(request),
         action: `leave.${decision}`,
