@@ -153,7 +153,7 @@ export async function startHub(config: HubConfig, logger?: Logger, { now = Date.
       logger: log,
       settings: config.attendance,
       maxTapsPerMatch: config.ingest.maxTapsPerMatch,
-      receiptFirst: { busy: () => ingest.backlogged(), maxWaitMs: config.ingest.matchWaitWhileReceivingMs, tapsWhileBusy: config.ingest.maxTapsPerMatchWhileReceiving },
+      receiptFirst: { busy: () => ingest.receivingBacklog(config.ingest.maxTapsPerMatchWhileReceiving), maxWaitMs: config.ingest.matchWaitWhileReceivingMs, tapsWhileBusy: config.ingest.maxTapsPerMatchWhileReceiving },
       now: () => new Date(now()),
     });
     cleanups.push(() => matcher.stop());

@@ -112,9 +112,9 @@ export interface HubConfig {
     maxRowsPerWrite: number;
     /** Most queued taps the matcher takes in one transaction. */
     maxTapsPerMatch: number;
-    /** While ingest is writing, the matcher waits up to this long between batches … */
+    /** While ingest takes a backlog, the matcher waits up to this long between batches … */
     matchWaitWhileReceivingMs: number;
-    /** … and then takes at most this many taps. */
+    /** … and then takes at most this many taps. A second that brings this many taps counts as a backlog. */
     maxTapsPerMatchWhileReceiving: number;
   };
   pki: {

@@ -20,7 +20,7 @@ export interface MatcherOptions {
   settings: MatchSettings;
   maxTapsPerMatch: number;
   /**
-   * Receipt first: while this says ingest has batches waiting to be written, the
+   * Receipt first: while this says ingest is taking a backlog, the
    * matcher waits between its batches (`maxWaitMs`, or four times the last
    * batch's duration if longer) and then takes a batch of at most
    * `tapsWhileBusy`, so that a draining backlog is acknowledged at nearly the

@@ -25,8 +25,12 @@ export interface Ingest {
   handleEventsMessage(address: AgentAddress, payload: Buffer): void;
   /** Resolves when every queued batch has been written and acknowledged (or has failed). */
   idle(): Promise<void>;
-  /** Whether batches wait for the write in progress: an agent is draining a backlog faster than one write at a time. */
-  backlogged(): boolean;
+  /**
+   * Whether ingest is taking a backlog: batches wait behind the write in
+   * progress, or the last second committed at least `rowsPerSecond` rows.
+   * Taps arriving as they happen, even a whole class change, stay far below.
+   */
+  receivingBacklog(rowsPerSecond: number): boolean;
 }
 
 /**
@@ -42,6 +46,8 @@ export function createIngest(options: IngestOptions): Ingest {
   const log = options.logger.child({ ns: 'hub:ingest' });
   const queue: CheckedBatch[] = [];
   let writing: Promise<void> | null = null;
+  /** Rows of the writes of about the last second, for `receivingBacklog`. */
+  const recentWrites: { at: number; rows: number }[] = [];
 
   function handleEventsMessage(address: AgentAddress, payload: Buffer): void {
     const decoded = decodeBatch(payload, maxMessageBytes);
@@ -80,6 +86,7 @@ export function createIngest(options: IngestOptions): Ingest {
       try {
         const inserted = rows.length > 0 ? await db.transaction((tx) => storeAndQueue(tx, rows)) : [];
         recordCommit(rows, inserted);
+        recentWrites.push({ at: performance.now(), rows: rows.length });
         if (inserted.length > 0) onTapsQueued();
       } catch (error) {
         // Unacknowledged batches are redelivered by their agents, so nothing is lost here.
@@ -134,6 +141,11 @@ export function createIngest(options: IngestOptions): Ingest {
     async idle() {
       while (writing) await writing;
     },
-    backlogged: () => queue.length > 0,
+    receivingBacklog(rowsPerSecond) {
+      if (queue.length > 0) return true;
+      const since = performance.now() - 1000;
+      while (recentWrites.length > 0 && recentWrites[0]!.at < since) recentWrites.shift();
+      return recentWrites.reduce((sum, write) => sum + write.rows, 0) >= rowsPerSecond;
+    },
   };
 }
