@@ -18,10 +18,19 @@ import { waitFor } from '../support/wait.js';
 const CS_STUDENT = CAMPUS_IDS.students[0]!;
 const EE_STUDENT = CAMPUS_IDS.students[4]!;
 
+/** A running clock that reads 11:00 in Kolkata on today's date there when the test starts. */
+function elevenInKolkataToday(): () => number {
+  const kolkata = new Date(Date.now() + 330 * 60_000);
+  const offset = Date.UTC(kolkata.getUTCFullYear(), kolkata.getUTCMonth(), kolkata.getUTCDate(), 5, 30) - Date.now();
+  return () => Date.now() + offset;
+}
+
 test('with the hub unreachable, a door decides on the cached roll, and refuses forged, expired and replayed personal QR codes', async (t) => {
-  const hub = await startTestHub(t);
+  // The offline cache holds the campus's local day (Kolkata): the hub's clock runs at 11:00 there today, whatever the hour of the run.
+  const clock = elevenInKolkataToday();
+  const hub = await startTestHub(t, {}, { now: clock });
   await seedSmallCampus(hub.db);
-  const now = Date.now();
+  const now = clock();
   // CS301 theory in R101 (door-101) now; EE theory in R201 (door-201) later today.
   const csSession = await insertSession(hub.db, { startsAt: now - 10 * 60_000 });
   await insertSession(hub.db, { startsAt: now + 30 * 60_000, roomId: 'R201', groups: [{ sectionId: CAMPUS_IDS.eeTheory }], state: 'scheduled' });
@@ -57,7 +66,7 @@ test('with the hub unreachable, a door decides on the cached roll, and refuses f
   await agent.stop();
   agent = await startAgent({ ...config, mqttUrl: `mqtt://127.0.0.1:${await freePort()}` });
   assert.equal(agent.uplink.connected, false);
-  const decide = (deviceId: string, subject: string, at = Date.now()) => agent.vault.offline.decide(deviceId, subject, at);
+  const decide = (deviceId: string, subject: string, at = clock()) => agent.vault.offline.decide(deviceId, subject, at);
 
   assert.deepEqual(decide('door-101', '1001'), { accepted: true, reason: 'on_roll', message: 'welcome', studentId: CS_STUDENT, sessionId: csSession });
   assert.deepEqual([decide('door-101', '2001').accepted, decide('door-101', '2001').reason, decide('door-101', '2001').studentId], [false, 'not_on_roll', EE_STUDENT]);
@@ -71,7 +80,7 @@ test('with the hub unreachable, a door decides on the cached roll, and refuses f
   const altered = second.code.slice(0, -3) + (second.code.endsWith('AAA') ? 'BBB' : 'AAA');
   assert.equal(decide('door-101', altered).reason, 'qr_forged');
   const stranger = generateKeyPairSync('ed25519').privateKey;
-  assert.equal(decide('door-101', signPersonalQr(stranger, CS_STUDENT, Date.now(), 60).code).reason, 'qr_forged', 'signed by another key');
+  assert.equal(decide('door-101', signPersonalQr(stranger, CS_STUDENT, clock(), 60).code).reason, 'qr_forged', 'signed by another key');
   const expired = decide('door-101', second.code, Date.parse(second.expiresAt) + 1_000);
   assert.deepEqual([expired.accepted, expired.reason], [false, 'qr_expired']);
   assert.equal(decide('door-101', 'CHQ1.garbage').reason, 'qr_malformed');
