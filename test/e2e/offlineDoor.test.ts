@@ -18,16 +18,22 @@ import { waitFor } from '../support/wait.js';
 const CS_STUDENT = CAMPUS_IDS.students[0]!;
 const EE_STUDENT = CAMPUS_IDS.students[4]!;
 
-/** A running clock that reads 11:00 in Kolkata on today's date there when the test starts. */
-function elevenInKolkataToday(): () => number {
+/**
+ * A running clock that reads the next 11:00 in Kolkata when the test starts:
+ * never behind the real clock, which the certificate authority stamps
+ * certificates with.
+ */
+function nextElevenInKolkata(): () => number {
   const kolkata = new Date(Date.now() + 330 * 60_000);
-  const offset = Date.UTC(kolkata.getUTCFullYear(), kolkata.getUTCMonth(), kolkata.getUTCDate(), 5, 30) - Date.now();
+  let eleven = Date.UTC(kolkata.getUTCFullYear(), kolkata.getUTCMonth(), kolkata.getUTCDate(), 5, 30);
+  if (eleven < Date.now()) eleven += 86_400_000;
+  const offset = eleven - Date.now();
   return () => Date.now() + offset;
 }
 
 test('with the hub unreachable, a door decides on the cached roll, and refuses forged, expired and replayed personal QR codes', async (t) => {
-  // The offline cache holds the campus's local day (Kolkata): the hub's clock runs at 11:00 there today, whatever the hour of the run.
-  const clock = elevenInKolkataToday();
+  // The offline cache holds the campus's local day (Kolkata): the hub's clock runs from 11:00 there, whatever the hour of the run.
+  const clock = nextElevenInKolkata();
   const hub = await startTestHub(t, {}, { now: clock });
   await seedSmallCampus(hub.db);
   const now = clock();
