@@ -46,6 +46,23 @@ test('any string is either a valid code or a PersonalQrError, never another exce
   );
 });
 
+test('a signature spelt differently is refused, though the lenient decoder reads the same bytes (found by the property above)', () => {
+  const publicKey = createPublicKey(SEED_KEY);
+  const genuine = encodePersonalQr(SEED_KEY, CLAIMS);
+  const signatureAt = genuine.lastIndexOf('.') + 1;
+  const underscore = genuine.indexOf('_', signatureAt);
+  assert.ok(underscore > 0, 'the golden signature has an underscore');
+  for (const respelt of [
+    genuine.slice(0, underscore) + '/' + genuine.slice(underscore + 1),
+    genuine.slice(0, underscore) + '/ ' + genuine.slice(underscore + 1),
+    `${genuine.slice(0, signatureAt + 10)} ${genuine.slice(signatureAt + 10)}`,
+    `${genuine}==`,
+  ]) {
+    assert.throws(() => verifyPersonalQr(respelt, publicKey, 1_790_000_030_000), (error: unknown) => error instanceof PersonalQrError && error.code === 'bad_signature', respelt);
+  }
+  assert.equal(verifyPersonalQr(genuine, publicKey, 1_790_000_030_000).sid, CLAIMS.sid);
+});
+
 test('a code signed by another key is refused as forged; a non-Ed25519 key is refused as the hub key', () => {
   const other = generateKeyPairSync('ed25519').privateKey;
   const { code } = signPersonalQr(other, CLAIMS.sid, Date.now(), 60);

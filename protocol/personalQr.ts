@@ -71,6 +71,8 @@ export function verifyPersonalQr(code: string, publicKey: KeyObject, nowMs: numb
   const parts = code.split('.');
   if (parts.length !== 3 || parts[0] !== PERSONAL_QR_PREFIX) throw new PersonalQrError('malformed', 'not a CampusHub personal QR code');
   const signature = Buffer.from(parts[2]!, 'base64url');
+  // Node's decoder skips characters outside the alphabet: only the canonical text of the signature is the code, so no two texts verify alike.
+  if (signature.toString('base64url') !== parts[2]) throw new PersonalQrError('bad_signature', 'the personal QR signature is not canonical base64url (altered)');
   let genuine = false;
   try {
     genuine = verify(null, Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, signature);
