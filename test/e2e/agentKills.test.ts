@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Outbox } from '../../agent/outbox/outbox.js';
 import { startTestHub } from '../support/hub.js';
 import { hubCounts, proxyToHub, SOAK, startTerminal } from '../support/agentRig.js';
+import { freePort } from '../support/ports.js';
 import { spawnCampushub, type CampushubProcess } from '../support/processes.js';
 import { tempDir } from '../support/tempDir.js';
 import { waitFor } from '../support/wait.js';
@@ -19,12 +20,14 @@ async function burstWithKills(t: TestContext, hubReachable: boolean): Promise<vo
   const proxy = await proxyToHub(t, hub, { up: hubReachable });
   const terminals = await Promise.all(Array.from({ length: TERMINALS }, (_, index) => startTerminal(t, `KILL${hubReachable ? 'R' : 'U'}${index}`)));
   const dataDir = tempDir(t, 'agent');
+  const adminPort = await freePort();
   const args = [
     'agent',
     '--agent-id', `kill-agent-${hubReachable ? 'r' : 'u'}`,
     '--campus-id', 'main',
     '--mqtt-url', `mqtt://127.0.0.1:${proxy.port}`,
     '--data-dir', dataDir,
+    '--admin-port', String(adminPort),
     ...terminals.flatMap((terminal, index) => ['--device', `zk:door-${index}=${terminal.url('tcp')}`]),
   ];
   let agent: CampushubProcess = spawnCampushub(args);
@@ -60,6 +63,8 @@ async function burstWithKills(t: TestContext, hubReachable: boolean): Promise<vo
   }
   // Punches made while the agent was down were in the terminals' logs, read at each restart; the rest came live.
   await waitFor(async () => (await hubCounts(hub)).rows >= PUNCHES, { timeoutMs: 180_000, message: `all ${PUNCHES} punches at the hub (kills at ${killAt.join(', ')})` });
+  // The last acks may still be on their way: the outbox empties once they arrive.
+  await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${adminPort}/backlog`)).json()) as { depth: number }).depth === 0, { timeoutMs: 60_000, message: 'the outbox to empty' });
   assert.equal(await agent.stop(), 0);
   const outbox = new Outbox(dataDir);
   t.after(() => outbox.close());
