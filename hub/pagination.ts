@@ -17,3 +17,13 @@ export function decodeCursor(cursor: string): { at: string; id: string } {
   }
   throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned', { path: '/cursor' });
 }
+
+/**
+ * One page of a list read with `limit + 1` rows: the first `limit`, and the
+ * cursor of the last of them when there was more.
+ */
+export function pageOf<T>(rows: readonly T[], limit: number, keyOf: (last: T) => [Date, string]): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(...keyOf(last)) : null };
+}

@@ -9,7 +9,7 @@ import { ErrorResponse, HttpError } from '../errors.js';
 import { recordMarks } from '../ledger/ledger.js';
 import { ATTENDANCE_STATUSES, type AttendanceStatus } from '../ledger/precedence.js';
 import type { Notifications } from '../notifications/service.js';
-import { decodeCursor, encodeCursor } from '../pagination.js';
+import { decodeCursor, pageOf } from '../pagination.js';
 import { findSession, isOnRoll, studentOfUser, type SessionForMarking } from '../records/queries.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { EvidenceDownload, EvidenceUploadBody, sendEvidence, StoredEvidence, storeEvidence, uploadBodyLimit, type EvidenceUpload } from './evidence.js';
@@ -402,9 +402,7 @@ export async function correctionRoutes(app: FastifyInstance, { db, now, settings
       const { limit, cursor, ...filter } = request.query;
       const after = cursor ? decodeCursor(cursor) : undefined;
       const rows = await listCorrections(db, scopeOf(request.principal!), { ...filter, ...(after ? { after: { at: new Date(after.at), id: after.id } } : {}) }, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+      return pageOf(rows, limit, (last) => [last.createdAt, last.id]);
     },
   );
 

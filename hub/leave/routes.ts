@@ -8,7 +8,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { outranks, type AttendanceStatus, type RankedEvent } from '../ledger/precedence.js';
 import type { Notifications } from '../notifications/service.js';
-import { decodeCursor, encodeCursor } from '../pagination.js';
+import { decodeCursor, pageOf } from '../pagination.js';
 import { findStudentOwner, studentOfUser } from '../records/queries.js';
 import { addDays, daysBetween } from '../sessions/localTime.js';
 import { heldSessions, percentageOf, type HeldSession } from './heldToDate.js';
@@ -302,9 +302,7 @@ export async function leaveRoutes(app: FastifyInstance, { db, now, settings, evi
       const { limit, cursor, ...filter } = request.query;
       const after = cursor ? decodeCursor(cursor) : undefined;
       const rows = await listLeaves(db, scopeOf(request.principal!), { ...filter, ...(after ? { after: { at: new Date(after.at), id: after.id } } : {}) }, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+      return pageOf(rows, limit, (last) => [last.createdAt, last.id]);
     },
   );
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { appendAudit, auditContextOf } from '../audit/append.js';
 import type { Db, Queryable } from '../db/db.js';
 import { HttpError } from '../errors.js';
-import { decodeCursor, encodeCursor } from '../pagination.js';
+import { decodeCursor, pageOf } from '../pagination.js';
 
 const MAX_PAGE = 200;
 const UUID = { type: 'string', format: 'uuid' } as const;
@@ -72,9 +72,7 @@ export async function notificationRoutes(app: FastifyInstance, { db, now }: { db
           order by created_at desc, id desc limit $5`,
         [request.principal!.id, unread ?? null, after?.at ?? null, after?.id ?? null, limit + 1],
       );
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+      return pageOf(rows, limit, (last) => [last.createdAt, last.id]);
     },
   );
 
@@ -173,9 +171,7 @@ export async function notificationRoutes(app: FastifyInstance, { db, now }: { db
           order by n.created_at desc, n.id desc limit $5`,
         [notificationId ?? null, state ?? null, after?.at ?? null, after?.id ?? null, limit + 1],
       );
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(new Date(last.createdAt), last.id) : null };
+      return pageOf(rows, limit, (last) => [new Date(last.createdAt), last.id]);
     },
   );
 }

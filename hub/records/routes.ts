@@ -4,7 +4,7 @@ import { appendAudit, auditContextOf } from '../audit/append.js';
 import type { AttendanceSettings } from '../config.js';
 import type { Db, Queryable } from '../db/db.js';
 import { ErrorResponse, HttpError } from '../errors.js';
-import { decodeCursor, encodeCursor } from '../pagination.js';
+import { decodeCursor, pageOf } from '../pagination.js';
 import { hasScannedSessionQr, lockRecords, recordAsOf, recordHistory, recordMarks, type LedgerEvent, type NewMark } from '../ledger/ledger.js';
 import { ATTENDANCE_STATUSES, type AttendanceStatus } from '../ledger/precedence.js';
 import { checkQrToken, issueQrToken, qrWindowAt } from '../ledger/qr.js';
@@ -382,9 +382,7 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
       const { limit, cursor, from, to, sectionId } = request.query;
       const before = cursor ? decodeCursor(cursor) : undefined;
       const rows = await listStudentRecords(db, owner.id, { from, to, sectionId, ...(before ? { before: { startsAt: before.at, sessionId: before.id } } : {}) }, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.startsAt, last.sessionId) : null };
+      return pageOf(rows, limit, (last) => [last.startsAt, last.sessionId]);
     },
   );
 
@@ -443,9 +441,7 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
       const { limit, cursor, from, to } = request.query;
       const before = cursor ? decodeCursor(cursor) : undefined;
       const rows = await sectionRegister(db, owner.id, { from, to, ...(before ? { before: { startsAt: before.at, sessionId: before.id } } : {}) }, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.startsAt, last.sessionId) : null };
+      return pageOf(rows, limit, (last) => [last.startsAt, last.sessionId]);
     },
   );
 
@@ -538,9 +534,7 @@ export async function recordRoutes(app: FastifyInstance, { db, now, settings, qr
       const { limit, cursor, reason, from, to } = request.query;
       const before = cursor ? decodeCursor(cursor) : undefined;
       const rows = await listUnmatchedTaps(db, { reason, from, to, ...(before ? { before: { createdAt: before.at, eventId: before.id } } : {}) }, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.eventId) : null };
+      return pageOf(rows, limit, (last) => [last.createdAt, last.eventId]);
     },
   );
 }

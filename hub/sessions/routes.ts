@@ -3,7 +3,7 @@ import { uuidv7 } from '../../protocol/index.js';
 import { appendAudit, auditContextOf } from '../audit/append.js';
 import { scopeOf, type OwnedObject } from '../auth/rules.js';
 import type { Db, Queryable } from '../db/db.js';
-import { decodeCursor, encodeCursor } from '../pagination.js';
+import { decodeCursor, pageOf } from '../pagination.js';
 import { ErrorResponse, HttpError } from '../errors.js';
 import { daysBetween } from './localTime.js';
 import { reprojectLeave } from '../leave/projection.js';
@@ -240,9 +240,7 @@ export async function sessionRoutes(app: FastifyInstance, { db, sessions, now }:
       const { limit, cursor, ...filters } = request.query;
       const after = cursor ? decodeCursor(cursor) : undefined;
       const rows = await listSessions(db, scopeOf(request.principal!), { ...filters, ...(after ? { after: { startsAt: after.at, id: after.id } } : {}) }, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.startsAt, last.id) : null };
+      return pageOf(rows, limit, (last) => [last.startsAt, last.id]);
     },
   );
 
@@ -360,9 +358,7 @@ export async function sessionRoutes(app: FastifyInstance, { db, sessions, now }:
       const { limit, cursor, ...filters } = request.query;
       const before = cursor ? decodeCursor(cursor) : undefined;
       const rows = await listFlags(db, scopeOf(request.principal!), { ...filters, ...(before ? { before } : {}) }, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+      return pageOf(rows, limit, (last) => [last.createdAt, last.id]);
     },
   );
 }

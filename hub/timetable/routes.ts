@@ -7,7 +7,7 @@ import { reprojectLeave } from '../leave/projection.js';
 import { regenerateGenerated, removeScheduledSession } from '../sessions/generate.js';
 import { isoWeekday } from '../sessions/localTime.js';
 import type { SessionGroup } from '../sessions/queries.js';
-import { decodeCursor, encodeCursor } from '../pagination.js';
+import { decodeCursor, pageOf } from '../pagination.js';
 import { checkRoomAndFaculty, loadSections } from '../sessions/routes.js';
 import { checkClashes, findSlot, listSlots, slotDepartments, writeSlot, type SlotShape, type SlotView } from './slots.js';
 
@@ -178,9 +178,7 @@ export async function timetableRoutes(app: FastifyInstance, { db, now }: Timetab
       const { limit, cursor, ...filter } = request.query;
       const afterId = cursor ? decodeCursor(cursor).id : undefined;
       const rows = await listSlots(db, { ...filter, ...(afterId ? { afterId } : {}) }, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(new Date(0), last.id) : null };
+      return pageOf(rows, limit, (last) => [new Date(0), last.id]);
     },
   );
 
@@ -215,9 +213,7 @@ export async function timetableRoutes(app: FastifyInstance, { db, now }: Timetab
         `select ${CHANGE_COLUMNS} from timetable_changes ch where ${conditions.join(' and ')} order by ch.id limit $${params.push(limit + 1)}`,
         params,
       );
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last ? encodeCursor(new Date(0), last.id) : null };
+      return pageOf(rows, limit, (last) => [new Date(0), last.id]);
     },
   );
 
