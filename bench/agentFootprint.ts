@@ -17,13 +17,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startHub } from '../hub/app.js';
-import { hubDefaults } from '../hub/config.js';
 import { startQrScannerSimulator, type QrScannerSimulator } from '../simulators/qr/scanner.js';
 import { MockZkTerminal } from '../simulators/zk/terminal.js';
-import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub } from '../test/support/processes.js';
-import { benchKeyFile } from './benchHub.js';
+import { startBenchHub } from './benchHub.js';
 import { cpuShare, mib, sampleProcess, type ProcessSample } from './processStats.js';
 import { round } from './report.js';
 
@@ -46,18 +43,7 @@ export async function run(argv: string[]) {
   const seconds = Number(values.seconds);
   const terminalCount = Math.round(devices * Number(values['zk-share']));
 
-  const database = await createTestDatabase('');
-  const defaults = hubDefaults();
-  const keys = benchKeyFile();
-  const hub = await startHub({
-    ...defaults,
-    http: { ...defaults.http, host: '127.0.0.1', port: 0 },
-    broker: { ...defaults.broker, port: 0, security: 'development' },
-    scheduler: { ...defaults.scheduler, intervalMs: 0 },
-    database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
-    keys: { keyFile: keys.file },
-    logLevel: 'silent',
-  });
+  const { hub, close } = await startBenchHub('pglite');
   const agentDir = mkdtempSync(join(tmpdir(), 'campushub-bench-footprint-'));
   const terminals: MockZkTerminal[] = [];
   const scanners: QrScannerSimulator[] = [];
@@ -126,10 +112,8 @@ export async function run(argv: string[]) {
   } finally {
     for (const timer of timers) clearInterval(timer);
     await Promise.all([...terminals.map((terminal) => terminal.close()), ...scanners.map((scanner) => scanner.stop())]);
-    await hub.stop();
-    await database.drop();
+    await close();
     rmSync(agentDir, { recursive: true, force: true });
-    keys.remove();
   }
 }
 

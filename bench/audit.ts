@@ -17,7 +17,6 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { appendAudit, appendIngestAudit } from '../hub/audit/append.js';
 import { startAuditSealer } from '../hub/audit/sealer.js';
-import { startHub } from '../hub/app.js';
 import { hubDefaults } from '../hub/config.js';
 import type { Db } from '../hub/db/db.js';
 import { matchTaps } from '../hub/ingest/match.js';
@@ -28,7 +27,7 @@ import { generateCampus, importFiles } from '../fixtures/generate.js';
 import { loadGeneratedFiles } from '../cli/start/fixtures.js';
 import { createTestDatabase } from '../test/support/database.js';
 import { busiestSlot, openClassChangeSessions, planTaps } from './campus.js';
-import { DEFAULT_POSTGRES, benchKeyFile, postgresReachable } from './benchHub.js';
+import { DEFAULT_POSTGRES, postgresReachable, startBenchHub } from './benchHub.js';
 import { round } from './report.js';
 
 type Backend = 'pglite' | 'postgres';
@@ -80,18 +79,7 @@ async function writeBatch(db: Db, rows: EventRow[], mode: Mode, now: number): Pr
 }
 
 async function measureTapToRecord(backend: Backend, students: number, batch: number) {
-  const database = await databaseFor(backend);
-  const defaults = hubDefaults();
-  const keys = benchKeyFile();
-  const hub = await startHub({
-    ...defaults,
-    http: { ...defaults.http, host: '127.0.0.1', port: 0 },
-    broker: { ...defaults.broker, port: 0, security: 'development' },
-    scheduler: { intervalMs: 0 },
-    database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
-    keys: { keyFile: keys.file },
-    logLevel: 'silent',
-  });
+  const { hub, close } = await startBenchHub(backend);
   try {
     process.stderr.write(`[${backend}] loading a generated campus of ${students} students\n`);
     await loadGeneratedFiles(hub.db, importFiles(generateCampus({ students, seed: 7 })), { actor: 'bench', source: 'cli' });
@@ -133,9 +121,7 @@ async function measureTapToRecord(backend: Backend, students: number, batch: num
       costOfAuditPercent: { perBatch: round(100 * (1 - rate('perBatch') / rate('none'))), perTap: round(100 * (1 - rate('perTap') / rate('none'))) },
     };
   } finally {
-    await hub.stop();
-    await database.drop();
-    keys.remove();
+    await close();
   }
 }
 

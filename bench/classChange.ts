@@ -22,29 +22,15 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateCampus, importFiles } from '../fixtures/generate.js';
-import { startHub } from '../hub/app.js';
-import { hubDefaults } from '../hub/config.js';
 import { startQrScannerSimulator, type QrScannerSimulator } from '../simulators/qr/scanner.js';
-import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub, type CampushubProcess } from '../test/support/processes.js';
 import { loadGeneratedFiles } from '../cli/start/fixtures.js';
 import { busiestSlot, openClassChangeSessions, planTaps } from './campus.js';
-import { benchKeyFile, DEFAULT_POSTGRES, postgresReachable } from './benchHub.js';
+import { DEFAULT_POSTGRES, postgresReachable, startBenchHub } from './benchHub.js';
 import { histogramMean, round } from './report.js';
 
 async function measure(backend: 'pglite' | 'postgres', options: { students: number; seed: number; windowMs: number; agents: number }) {
-  const database = await createTestDatabase(backend === 'postgres' ? (process.env.BENCH_DATABASE_URL ?? DEFAULT_POSTGRES) : '');
-  const defaults = hubDefaults();
-  const keys = benchKeyFile();
-  const hub = await startHub({
-    ...defaults,
-    http: { ...defaults.http, port: 0 },
-    broker: { ...defaults.broker, port: 0, security: 'development' },
-    database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
-    keys: { keyFile: keys.file },
-    scheduler: { ...defaults.scheduler, intervalMs: 0 },
-    logLevel: 'silent',
-  });
+  const { hub, close } = await startBenchHub(backend);
   const scanners: QrScannerSimulator[] = [];
   const agents: CampushubProcess[] = [];
   const agentDirs: string[] = [];
@@ -121,10 +107,8 @@ async function measure(backend: 'pglite' | 'postgres', options: { students: numb
   } finally {
     await Promise.all(agents.map((agent) => agent.stop()));
     await Promise.all(scanners.map((scanner) => scanner.stop()));
-    await hub.stop();
-    await database.drop();
+    await close();
     for (const dir of agentDirs) rmSync(dir, { recursive: true, force: true });
-    keys.remove();
   }
 }
 

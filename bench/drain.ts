@@ -14,12 +14,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Outbox } from '../agent/outbox/outbox.js';
-import { startHub } from '../hub/app.js';
-import { hubDefaults } from '../hub/config.js';
 import { uuidv7, type TapEvent } from '../protocol/index.js';
-import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub } from '../test/support/processes.js';
-import { benchKeyFile, postgresReachable, DEFAULT_POSTGRES } from './benchHub.js';
+import { DEFAULT_POSTGRES, postgresReachable, startBenchHub } from './benchHub.js';
 import { cpuShare, mib, sampleProcess, type ProcessSample } from './processStats.js';
 import { round } from './report.js';
 
@@ -43,18 +40,7 @@ function backlog(events: number, devices: number): TapEvent[] {
 }
 
 async function measure(backend: 'pglite' | 'postgres', events: number, devices: number) {
-  const database = await createTestDatabase(backend === 'postgres' ? (process.env.BENCH_DATABASE_URL ?? DEFAULT_POSTGRES) : '');
-  const defaults = hubDefaults();
-  const keys = benchKeyFile();
-  const hub = await startHub({
-    ...defaults,
-    http: { ...defaults.http, host: '127.0.0.1', port: 0 },
-    broker: { ...defaults.broker, port: 0, security: 'development' },
-    scheduler: { ...defaults.scheduler, intervalMs: 0 },
-    database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
-    keys: { keyFile: keys.file },
-    logLevel: 'silent',
-  });
+  const { hub, close } = await startBenchHub(backend);
   const agentDir = mkdtempSync(join(tmpdir(), 'campushub-bench-drain-'));
   try {
     process.stderr.write(`[${backend}] filling the outbox with a backlog of ${events} taps\n`);
@@ -93,10 +79,8 @@ async function measure(backend: 'pglite' | 'postgres', events: number, devices: 
       },
     };
   } finally {
-    await hub.stop();
-    await database.drop();
+    await close();
     rmSync(agentDir, { recursive: true, force: true });
-    keys.remove();
   }
 }
 

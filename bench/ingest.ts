@@ -17,17 +17,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Outbox } from '../agent/outbox/outbox.js';
-import { startHub } from '../hub/app.js';
-import { hubDefaults } from '../hub/config.js';
 import { insertEvents } from '../hub/ingest/queries.js';
 import type { EventRow } from '../hub/ingest/steps.js';
 import { uuidv7, type TapEvent } from '../protocol/index.js';
 import { generateCampus, importFiles } from '../fixtures/generate.js';
 import { loadGeneratedFiles } from '../cli/start/fixtures.js';
-import { createTestDatabase } from '../test/support/database.js';
 import { spawnCampushub } from '../test/support/processes.js';
 import { busiestSlot, openClassChangeSessions, planTaps, type PlannedTap } from './campus.js';
-import { benchKeyFile, DEFAULT_POSTGRES, postgresReachable } from './benchHub.js';
+import { DEFAULT_POSTGRES, postgresReachable, startBenchHub } from './benchHub.js';
 import { histogramMean, round } from './report.js';
 
 function tapEvents(planned: readonly PlannedTap[]): TapEvent[] {
@@ -44,18 +41,7 @@ function tapEvents(planned: readonly PlannedTap[]): TapEvent[] {
 }
 
 async function measureBackend(backend: 'pglite' | 'postgres', students: number, rawBatch: number) {
-  const database = await createTestDatabase(backend === 'postgres' ? (process.env.BENCH_DATABASE_URL ?? DEFAULT_POSTGRES) : '');
-  const keys = benchKeyFile();
-  const defaults = hubDefaults();
-  const hub = await startHub({
-    ...defaults,
-    http: { ...defaults.http, host: '127.0.0.1', port: 0 },
-    broker: { ...defaults.broker, port: 0, security: 'development' },
-    scheduler: { ...defaults.scheduler, intervalMs: 0 },
-    database: { url: database.options.databaseUrl, dataDir: database.options.dataDir },
-    keys: { keyFile: keys.file },
-    logLevel: 'silent',
-  });
+  const { hub, close } = await startBenchHub(backend);
   const agentDir = mkdtempSync(join(tmpdir(), 'campushub-bench-agent-'));
   try {
     process.stderr.write(`[${backend}] loading a generated campus of ${students} students\n`);
@@ -123,10 +109,8 @@ async function measureBackend(backend: 'pglite' | 'postgres', students: number, 
       hubWriteRows: Math.round(await histogramMean(hub, 'campushub_ingest_write_rows')),
     };
   } finally {
-    await hub.stop();
-    await database.drop();
+    await close();
     rmSync(agentDir, { recursive: true, force: true });
-    keys.remove();
   }
 }
 
